@@ -1,0 +1,101 @@
+"""Necto's exception tree.
+
+Two error channels (see ../shared/STYLE.md): what the model can act on is returned by a tool as
+``{"status": "error", "message": ..., "hint": ...}``; programmer errors, broken invariants and security
+refusals raise from this tree.
+
+    NectoError
+    ├── InvalidRequest            a ComputeRequest / tool argument that cannot be satisfied as given
+    │   └── UnknownTemplate       a workload id with no template in sdl_templates/
+    ├── InvalidSDL                SDL that does not parse or validate (message names the YAML path)
+    ├── ChainError                the chain REST endpoint failed or answered something unusable
+    │   ├── BroadcastError        CheckTx / DeliverTx rejected the transaction (code, raw_log)
+    │   ├── TxTimeout             a broadcast tx was not included before the deadline
+    │   └── InsufficientFunds     the account cannot pay the deposit or the fee
+    ├── ProviderError             a provider gateway failed or answered garbage
+    │   └── ManifestRejected      the provider refused the manifest (422 hash mismatch, ...)
+    ├── NoBids                    no acceptable bid arrived before the deadline
+    ├── PolicyDenied              a security rule refused the action (no confirmation, plan changed, ...)
+    │   └── BudgetExceeded        a spending cap in settings would be exceeded
+    ├── PlanNotFound              a plan id that code never built (or that belongs to someone else)
+    └── JobNotFound               a job id unknown to the ledger
+"""
+
+from __future__ import annotations
+
+
+class NectoError(Exception):
+    """Base class. ``message`` is a sentence a user can read; ``hint`` says what to do next."""
+
+    def __init__(self, message: str, *, hint: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def to_result(self) -> dict:
+        """The tool-result shape for this error (never contains a traceback)."""
+        result = {"status": "error", "error": type(self).__name__, "message": self.message}
+        if self.hint:
+            result["hint"] = self.hint
+        return result
+
+
+class InvalidRequest(NectoError):
+    pass
+
+
+class UnknownTemplate(InvalidRequest):
+    pass
+
+
+class InvalidSDL(NectoError):
+    def __init__(self, message: str, *, path: str = "", hint: str = "") -> None:
+        super().__init__(f"{path}: {message}" if path else message, hint=hint)
+        self.path = path
+
+
+class ChainError(NectoError):
+    pass
+
+
+class BroadcastError(ChainError):
+    def __init__(self, message: str, *, code: int = 0, raw_log: str = "", hint: str = "") -> None:
+        super().__init__(message, hint=hint)
+        self.code = code
+        self.raw_log = raw_log
+
+
+class TxTimeout(ChainError):
+    pass
+
+
+class InsufficientFunds(ChainError):
+    pass
+
+
+class ProviderError(NectoError):
+    pass
+
+
+class ManifestRejected(ProviderError):
+    pass
+
+
+class NoBids(NectoError):
+    pass
+
+
+class PolicyDenied(NectoError):
+    pass
+
+
+class BudgetExceeded(PolicyDenied):
+    pass
+
+
+class PlanNotFound(NectoError):
+    pass
+
+
+class JobNotFound(NectoError):
+    pass

@@ -1,0 +1,121 @@
+"""The one settings object (pydantic-settings, env prefix ``NECTO_``).
+
+Every endpoint Necto talks to comes from here, never from the model or the chat. ``network`` picks a
+preset (chain id, REST URL); any explicit ``NECTO_REST_URL`` wins over the preset. On the ``sandbox``
+network with no REST URL, Necto starts the local devnet in-process (see ``devnet/``).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Network = Literal["sandbox", "sandbox-2", "mainnet"]
+
+
+class NetworkPreset:
+    """Chain id and public endpoints of a network (akash.md §1)."""
+
+    def __init__(self, chain_id: str, rest_url: str | None, console_api_url: str | None) -> None:
+        self.chain_id = chain_id
+        self.rest_url = rest_url
+        self.console_api_url = console_api_url
+
+
+NETWORK_PRESETS: dict[str, NetworkPreset] = {
+    # rest_url None: the embedded devnet picks its own loopback port at start-up.
+    "sandbox": NetworkPreset("necto-sandbox-1", None, None),
+    "sandbox-2": NetworkPreset("sandbox-2", "https://api.sandbox-2.aksh.pw:443", None),
+    "mainnet": NetworkPreset("akashnet-2", "https://rpc.akt.dev/rest", "https://console-api.akash.network"),
+}
+
+
+def _default_data_dir() -> Path:
+    return Path.home() / ".necto"
+
+
+class NectoSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="NECTO_", extra="ignore", validate_default=True)
+
+    # --- network and endpoints -------------------------------------------------------------------
+    network: Network = "sandbox"
+    chain_id: str | None = None  # None: the preset's
+    rest_url: str | None = None  # chain REST (LCD); None: the preset's, or the embedded devnet
+    console_api_url: str | None = None
+    allowed_chain_ids: tuple[str, ...] = ("necto-sandbox-1", "sandbox-2", "akashnet-2")
+
+    # --- the embedded devnet (sandbox network only) --------------------------------------------------
+    devnet_host: str = "127.0.0.1"
+    devnet_port: int = 0  # 0: any free port
+    devnet_block_time_s: float = 1.0
+    devnet_providers: int = 24
+    devnet_seed: int = 7
+
+    # --- persistence and keys ----------------------------------------------------------------------
+    data_dir: Path = Field(default_factory=_default_data_dir)
+    database_url: str | None = None  # None: sqlite:///<data_dir>/necto.db
+    key_dir: Path | None = None  # None: <data_dir>/keys (created 0700, key files 0600)
+
+    # --- chain parameters --------------------------------------------------------------------------
+    deposit_denom: str = "uact"
+    fee_denom: str = "uakt"
+    gas_price_uakt: Decimal = Decimal("0.025")
+    gas_adjustment: Decimal = Decimal("1.6")
+    block_time_s: Decimal = Decimal("6.098")  # used for price conversion until measured
+    min_deposit_uact: int = 500_000  # chain rule: 0.5 ACT
+
+    # --- spending caps (security.md rule 3); all in micro-units ---------------------------------------
+    max_deposit_uact: int = 50_000_000  # 50 ACT per deploy
+    max_price_uact_per_block: int = 100_000  # ~59 USD/hour
+    daily_cap_uact: int = 100_000_000
+    max_open_deployments: int = 10
+    max_fee_uakt: int = 2_000_000
+    max_llm_calls_per_turn: int = 12
+
+    # --- timeouts and waits ------------------------------------------------------------------------
+    http_timeout_s: float = 10.0
+    tx_inclusion_timeout_s: float = 60.0
+    bid_wait_blocks: int = 8  # how long to collect bids after the order opens
+    bid_deadline_s: float = 120.0  # wall-clock bound on waiting for bids
+    manifest_retries: int = 10
+    lease_ready_timeout_s: float = 120.0
+
+    # --- the model ---------------------------------------------------------------------------------
+    google_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("GOOGLE_API_KEY", "NECTO_GOOGLE_API_KEY")
+    )
+    gemini_model: str = "gemini-2.5-flash"
+
+    # --- the web chat ------------------------------------------------------------------------------
+    web_host: str = "127.0.0.1"
+    web_port: int = 8000
+    public_url: str = "http://127.0.0.1:8000"
+
+    # ------------------------------------------------------------------------------------------------
+    @property
+    def preset(self) -> NetworkPreset:
+        return NETWORK_PRESETS[self.network]
+
+    @property
+    def effective_chain_id(self) -> str:
+        return self.chain_id or self.preset.chain_id
+
+    @property
+    def effective_rest_url(self) -> str | None:
+        return self.rest_url or self.preset.rest_url
+
+    @property
+    def uses_embedded_devnet(self) -> bool:
+        return self.network == "sandbox" and not self.rest_url
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'necto.db'}"
+
+    @property
+    def effective_key_dir(self) -> Path:
+        return self.key_dir or self.data_dir / "keys"
