@@ -46,6 +46,9 @@ class NectoSettings(BaseSettings):
     chain_id: str | None = None  # None: the preset's
     rest_url: str | None = None  # chain REST (LCD); None: the preset's, or the embedded devnet
     console_api_url: str | None = None
+    lambda_api_url: str | None = None  # fixed-rate catalog; the sandbox serves a local fake
+    lambda_api_key: SecretStr | None = None
+    catalog_dir: Path | None = None  # SkyPilot catalogs (<dir>/<cloud>/vms.csv); None: ~/.sky/catalogs/v8 if present
     allowed_chain_ids: tuple[str, ...] = ("necto-sandbox-1", "sandbox-2", "akashnet-2")
 
     # --- the embedded devnet (sandbox network only) --------------------------------------------------

@@ -1,0 +1,39 @@
+# The two commands (README): `make run` starts Necto on the sandbox network; `make test` runs every test.
+# Both create or update .venv from uv.lock first, so they work on a fresh machine and are idempotent.
+PYTHON ?= python3
+VENV := .venv
+UV := $(VENV)/bin/uv
+STAMP := $(VENV)/.synced
+
+.PHONY: run test venv lint protos devnet bench clean
+
+$(UV):
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check "uv==0.13.9"
+
+$(STAMP): pyproject.toml uv.lock | $(UV)
+	UV_PROJECT_ENVIRONMENT=$(VENV) $(UV) sync --frozen --python $(VENV)/bin/python
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+run: $(STAMP)
+	$(VENV)/bin/necto serve --port 8000
+
+test: $(STAMP)
+	$(VENV)/bin/python -m pytest -q
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+protos: $(STAMP)
+	$(VENV)/bin/python -m tools.akash.proto.generate
+
+devnet: $(STAMP)
+	$(VENV)/bin/necto devnet
+
+bench: $(STAMP)
+	$(VENV)/bin/python -m bench.run
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

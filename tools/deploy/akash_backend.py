@@ -1,0 +1,215 @@
+"""ChainBackend for Akash: chain REST + local signer + provider gateways (mainnet, sandbox-2 or the devnet).
+
+Only settings differ between networks. The signer only ever signs TxBody bytes whose messages pass the
+allow-list (``tools.akash.messages.assert_signable``) and that equal the bytes the user confirmed.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+from tools.akash import messages as akash_messages
+from tools.akash.gateway import ProviderGateway
+from tools.akash.jwt import create_jwt
+from tools.akash.rest import AkashRest
+from tools.akash.signer import LocalKeySigner
+from tools.akash.tx import TxClient
+from tools.deploy.backend import Bid, IncludedTx, LeaseReadiness
+from tools.errors import ChainError, InsufficientFunds, PolicyDenied
+from tools.settings import NectoSettings
+
+log = logging.getLogger(__name__)
+
+DEC_PLACES = Decimal("0.000000000000000001")
+
+
+def tx_body_bytes(msgs: list[Any], memo: str = "") -> bytes:
+    import cosmpy.protos  # noqa: F401
+    from cosmos.tx.v1beta1 import tx_pb2
+
+    return tx_pb2.TxBody(messages=msgs, memo=memo).SerializeToString()
+
+
+def tx_body_messages(body: bytes) -> tuple[list[Any], str]:
+    import cosmpy.protos  # noqa: F401
+    from cosmos.tx.v1beta1 import tx_pb2
+
+    parsed = tx_pb2.TxBody()
+    parsed.ParseFromString(body)
+    return list(parsed.messages), parsed.memo
+
+
+class AkashBackend:
+    def __init__(
+        self,
+        settings: NectoSettings,
+        *,
+        rest_url: str,
+        signer: LocalKeySigner | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        faucet: bool = False,
+    ) -> None:
+        self.settings = settings
+        self.network = settings.network
+        self.chain_id = settings.effective_chain_id
+        self.rest_url = rest_url.rstrip("/")
+        self.signer = signer or LocalKeySigner(settings)
+        self._transport = transport
+        self.faucet = faucet
+        self.provider_cache: dict[str, Any] = {}
+        self._measured_block_time: Decimal | None = None
+
+    @property
+    def address(self) -> str:
+        return self.signer.address
+
+    def _rest(self) -> AkashRest:
+        # One client per call site keeps this safe across event loops (CLI, Chainlit, tests).
+        return AkashRest(self.rest_url, timeout_s=self.settings.http_timeout_s, transport=self._transport)
+
+    # --- bodies -------------------------------------------------------------------------------------
+    def create_deployment_body(
+        self, *, dseq: int, groups: list[dict[str, Any]], manifest_hash: bytes, deposit_uact: int
+    ) -> bytes:
+        msg = akash_messages.msg_create_deployment(self.address, dseq, groups, manifest_hash, deposit_uact)
+        return tx_body_bytes([msg])
+
+    def create_lease_body(self, *, dseq: int, gseq: int, oseq: int, provider: str, bseq: int) -> bytes:
+        return tx_body_bytes([akash_messages.msg_create_lease(self.address, dseq, gseq, oseq, provider, bseq)])
+
+    def close_deployment_body(self, *, dseq: int) -> bytes:
+        return tx_body_bytes([akash_messages.msg_close_deployment(self.address, dseq)])
+
+    def describe(self, body: bytes) -> list[dict[str, Any]]:
+        return akash_messages.describe_messages(body)
+
+    # --- signing and broadcasting -------------------------------------------------------------------
+    async def sign_and_send(self, body: bytes, *, on_signed: Callable[[str], None]) -> IncludedTx:
+        akash_messages.assert_signable(body, self.address)
+        msgs, memo = tx_body_messages(body)
+        async with self._rest() as rest:
+            client = TxClient(rest, self.signer, self.settings)
+            prepared = await client.prepare(msgs, memo=memo)
+            if prepared.body_bytes != body:
+                raise PolicyDenied("The transaction to sign differs from the one you approved; nothing was signed.")
+            response = await client.sign_and_broadcast(prepared, on_signed=lambda tx_hash, _bytes: on_signed(tx_hash))
+        return IncludedTx(tx_hash=response.txhash, height=int(response.height))
+
+    async def find_tx(self, tx_hash: str) -> IncludedTx | None:
+        async with self._rest() as rest:
+            response = await rest.get_tx(tx_hash)
+        if response is None:
+            return None
+        return IncludedTx(tx_hash=response.txhash, height=int(response.height))
+
+    # --- queries ------------------------------------------------------------------------------------
+    async def deployment_state(self, dseq: int) -> str | None:
+        async with self._rest() as rest:
+            deployment = await rest.deployment(self.address, dseq)
+        return None if deployment is None else deployment.state
+
+    async def lease_state(self, dseq: int) -> str | None:
+        async with self._rest() as rest:
+            leases = await rest.leases(self.address, dseq=dseq)
+        return leases[0].state if leases else None
+
+    async def latest_height(self) -> int:
+        async with self._rest() as rest:
+            block = await rest.latest_block()
+        return int(block.height)
+
+    async def bids(self, dseq: int) -> list[Bid]:
+        async with self._rest() as rest:
+            bids = await rest.bids(self.address, dseq)
+        result = []
+        for bid in bids:
+            result.append(
+                Bid(
+                    provider=bid.provider,
+                    gseq=bid.gseq,
+                    oseq=bid.oseq,
+                    bseq=bid.bseq,
+                    price_uact_per_block=Decimal(str(bid.price_amount)),
+                    denom=bid.price_denom,
+                    created_height=int(bid.created_at or 0),
+                    raw=bid.raw,
+                )
+            )
+        return result
+
+    async def provider_info(self, provider: str) -> dict[str, Any]:
+        if provider not in self.provider_cache:
+            async with self._rest() as rest:
+                info = await rest.provider(provider)
+            self.provider_cache[provider] = info.raw if hasattr(info, "raw") else info
+        return self.provider_cache[provider]
+
+    async def uact_balance(self) -> int:
+        async with self._rest() as rest:
+            balances = await rest.balances(self.address)
+        return int(balances.get("uact", 0))
+
+    async def block_time_s(self) -> Decimal:
+        if self.settings.network == "sandbox" and self._measured_block_time is None:
+            try:
+                async with self._rest() as rest:
+                    self._measured_block_time = Decimal(str(await rest.measure_block_time(n=5)))
+            except ChainError:
+                self._measured_block_time = self.settings.block_time_s
+        return self._measured_block_time or self.settings.block_time_s
+
+    async def ensure_funds(self, *, need_uact: int) -> None:
+        async with self._rest() as rest:
+            balances = await rest.balances(self.address)
+            uact, uakt = int(balances.get("uact", 0)), int(balances.get("uakt", 0))
+            if uact >= need_uact and uakt >= self.settings.max_fee_uakt:
+                return
+            if self.faucet:
+                async with httpx.AsyncClient(transport=self._transport, timeout=self.settings.http_timeout_s) as http:
+                    answer = await http.post(f"{self.rest_url}/necto-devnet/faucet", json={"address": self.address})
+                    if answer.status_code != 200:
+                        raise InsufficientFunds(f"The sandbox faucet refused ({answer.status_code}).")
+                balances = await rest.balances(self.address)
+                uact = int(balances.get("uact", 0))
+                if uact >= need_uact:
+                    return
+        raise InsufficientFunds(
+            f"Your account {self.address} has {uact / 1e6:g} ACT but the deposit needs {need_uact / 1e6:g} ACT "
+            f"(and {uakt / 1e6:g} AKT for fees).",
+            hint="Mint ACT from AKT (MsgMintACT) or lower the deposit; on sandbox-2 use the faucet.",
+        )
+
+    # --- provider gateway ------------------------------------------------------------------------------
+    def _gateway(self, host_uri: str) -> ProviderGateway:
+        return ProviderGateway(
+            host_uri,
+            jwt_factory=lambda: create_jwt(self.signer, iss=self.address),
+            timeout_s=self.settings.http_timeout_s,
+        )
+
+    async def send_manifest(self, host_uri: str, dseq: int, manifest_json: bytes) -> None:
+        await self._gateway(host_uri).send_manifest(
+            dseq, manifest_json, retries=self.settings.manifest_retries, delay_s=0.5
+        )
+
+    async def lease_readiness(self, host_uri: str, dseq: int, gseq: int, oseq: int) -> LeaseReadiness | None:
+        status = await self._gateway(host_uri).lease_status(dseq, gseq, oseq)
+        if status is None:
+            return None
+        return LeaseReadiness(
+            ready=status.ready,
+            uris=list(status.uris),
+            forwarded_ports=[dict(p) for p in status.forwarded_ports],
+            services=dict(status.raw.get("services", {})),
+        )
+
+    async def logs(
+        self, host_uri: str, dseq: int, gseq: int, oseq: int, *, tail: int, follow: bool, services: list[str] | None
+    ) -> AsyncIterator[dict[str, str]]:
+        async for line in self._gateway(host_uri).logs(dseq, gseq, oseq, tail=tail, follow=follow, services=services):
+            yield {"service": line.service, "message": line.message}

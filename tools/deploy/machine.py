@@ -1,0 +1,286 @@
+"""The deploy state machine: plan -> confirmed -> signed -> broadcast -> bids -> lease -> manifest_sent ->
+running | failed | closed.
+
+Every transition is written to the ledger before the next side effect, so a crash at any point resumes
+(or cleans up) on restart without paying twice (security.md "Funds are never stranded"):
+
+- the create tx hash is stored before broadcast; on resume, a stored hash or an existing deployment on
+  chain means "already created" and nothing is signed again;
+- no acceptable bid before the deadline -> the deployment is closed and the deposit refunded;
+- lease created but the manifest rejected or the service never ready -> retry, then close.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Any
+
+from tools.deploy.backend import Bid, ChainBackend
+from tools.errors import ManifestRejected, NectoError, NoBids, ProviderError
+from tools.events import EventBus
+from tools.ledger import Job, Ledger
+from tools.settings import NectoSettings
+
+log = logging.getLogger(__name__)
+
+STATES = ("plan", "confirmed", "signed", "broadcast", "bids", "lease", "manifest_sent", "running", "failed", "closed")
+
+BidChooser = Callable[[list[Bid], Job], Bid | None]
+
+
+class DeployMachine:
+    def __init__(
+        self,
+        *,
+        ledger: Ledger,
+        backend: ChainBackend,
+        settings: NectoSettings,
+        events: EventBus,
+        choose_bid: BidChooser,
+    ) -> None:
+        self.ledger = ledger
+        self.backend = backend
+        self.settings = settings
+        self.events = events
+        self.choose_bid = choose_bid
+
+    # --- transitions -------------------------------------------------------------------------------
+    def _move(self, job: Job, state: str, message: str, data: dict[str, Any] | None = None, **fields: Any) -> Job:
+        job = self.ledger.update_job(job.id, state=state, **fields)
+        self.ledger.add_event(job.id, state, message, data)
+        self.events.publish(
+            job.owner, {"kind": "progress", "job_id": job.id, "state": state, "message": message, "data": data or {}}
+        )
+        log.info("job %s -> %s: %s", job.id, state, message)
+        return job
+
+    def _note(self, job: Job, message: str, data: dict[str, Any] | None = None) -> None:
+        self.ledger.add_event(job.id, job.state, message, data)
+        self.events.publish(
+            job.owner, {"kind": "progress", "job_id": job.id, "state": job.state, "message": message, "data": data or {}}
+        )
+
+    # --- the happy path, resumable from any stored state ------------------------------------------------
+    async def run(self, job: Job, *, tx_body: bytes) -> Job:
+        """Drive ``job`` to running (or failed/closed). Safe to call again on the same job after a crash."""
+        try:
+            if job.state in ("confirmed", "signed", "broadcast"):
+                job = await self._create_deployment(job, tx_body)
+            if job.state == "bids":
+                job = await self._collect_bids_and_lease(job)
+            if job.state == "lease":
+                job = await self._send_manifest(job)
+            if job.state == "manifest_sent":
+                job = await self._wait_running(job)
+            return job
+        except NoBids as exc:
+            return await self._fail_and_close(job.id, exc.message, hint=exc.hint)
+        except NectoError as exc:
+            return await self._fail_and_close(job.id, exc.message, hint=exc.hint)
+
+    async def _create_deployment(self, job: Job, tx_body: bytes) -> Job:
+        on_chain = await self.backend.deployment_state(job.dseq)
+        if on_chain is None and job.create_tx_hash:
+            included = await self.backend.find_tx(job.create_tx_hash)
+            if included is not None:
+                on_chain = await self.backend.deployment_state(job.dseq)
+        if on_chain == "active":
+            return self._move(job, "bids", f"Deployment {job.dseq} is on chain; waiting for bids.")
+        if on_chain == "closed":
+            return self._move(job, "closed", "The deployment was already closed on chain.", closed_at=datetime.now(UTC))
+        if job.create_tx_hash and job.state == "broadcast":
+            # Broadcast but neither included nor visible: it can still land; never sign a second deposit.
+            included = await self._wait_for(lambda: self.backend.find_tx(job.create_tx_hash), self.settings.tx_inclusion_timeout_s)
+            if included is not None:
+                return self._move(job, "bids", f"Deployment {job.dseq} is on chain; waiting for bids.")
+            raise NectoError(
+                "The create transaction was broadcast but never included; nothing else was signed.",
+                hint="Check `necto jobs`; if the deployment shows up later, Necto will pick it up.",
+            )
+
+        await self.backend.ensure_funds(need_uact=job.deposit_uact)
+
+        def on_signed(tx_hash: str) -> None:
+            nonlocal job
+            job = self._move(job, "signed", "Transaction signed.", {"tx_hash": tx_hash}, create_tx_hash=tx_hash)
+            job = self._move(job, "broadcast", "Broadcasting the deployment transaction.", {"tx_hash": tx_hash})
+
+        self.ledger.audit(
+            owner=job.owner, action="create deployment", plan_id=job.plan_id, plan_hash=self._plan_hash(job), result="signing"
+        )
+        included = await self.backend.sign_and_send(tx_body, on_signed=on_signed)
+        self.ledger.audit(
+            owner=job.owner, action="create deployment", plan_id=job.plan_id, plan_hash=self._plan_hash(job),
+            tx_hash=included.tx_hash, result=f"included at height {included.height}",
+        )
+        return self._move(
+            job, "bids", f"Deployment {job.dseq} created at height {included.height}; collecting bids.",
+            {"tx_hash": included.tx_hash, "height": included.height},
+        )
+
+    async def _collect_bids_and_lease(self, job: Job) -> Job:
+        block_time = float(await self.backend.block_time_s())
+        start_height = await self.backend.latest_height()
+        deadline = time.monotonic() + self.settings.bid_deadline_s
+        seen: dict[str, Bid] = {}
+        while True:
+            bids = [b for b in await self.backend.bids(job.dseq) if b.raw.get("bid", {}).get("state", "open") == "open"]
+            fresh = [b for b in bids if b.provider not in seen]
+            for bid in fresh:
+                seen[bid.provider] = bid
+            height = await self.backend.latest_height()
+            blocks_left = max(0, self.settings.bid_wait_blocks - (height - start_height))
+            if fresh:
+                self._note(
+                    job,
+                    f"{len(seen)} bid(s) so far.",
+                    {
+                        "bids": [
+                            {"provider": b.provider, "uact_per_block": str(b.price_uact_per_block),
+                             "usd_per_hour": str(_usd_per_hour(b.price_uact_per_block, Decimal(str(block_time))))}
+                            for b in seen.values()
+                        ],
+                        "blocks_left": blocks_left,
+                    },
+                )
+            if blocks_left == 0 or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(max(0.02, block_time / 2))
+        cap = Decimal(job.max_price_uact_per_block)
+        acceptable = [b for b in seen.values() if b.price_uact_per_block <= cap and b.denom == "uact"]
+        chosen = self.choose_bid(acceptable, job) if acceptable else None
+        if chosen is None:
+            raise NoBids(
+                f"No provider bid at or under {cap} uact/block within {self.settings.bid_wait_blocks} blocks.",
+                hint="Raise the budget, relax the region or GPU model, or try again later.",
+            )
+        info = await self.backend.provider_info(chosen.provider)
+        host_uri = str(info.get("host_uri", ""))
+        name = _provider_name(info)
+        body = self.backend.create_lease_body(
+            dseq=job.dseq, gseq=chosen.gseq, oseq=chosen.oseq, provider=chosen.provider, bseq=chosen.bseq
+        )
+        job = self.ledger.update_job(
+            job.id, provider=chosen.provider, provider_name=name, provider_host=host_uri, gseq=chosen.gseq,
+            oseq=chosen.oseq, bseq=chosen.bseq, price_uact_per_block=str(chosen.price_uact_per_block),
+        )
+        self._note(job, f"Accepting the bid of {name} at {chosen.price_uact_per_block} uact/block.",
+                   {"provider": chosen.provider, "provider_name": name})
+
+        def on_signed(tx_hash: str) -> None:
+            self.ledger.update_job(job.id, lease_tx_hash=tx_hash)
+
+        included = await self.backend.sign_and_send(body, on_signed=on_signed)
+        self.ledger.audit(owner=job.owner, action="create lease", plan_id=job.plan_id, tx_hash=included.tx_hash,
+                          result=f"lease with {chosen.provider}")
+        return self._move(job, "lease", f"Lease created with {name}.",
+                          {"provider": chosen.provider, "provider_name": name, "tx_hash": included.tx_hash})
+
+    async def _send_manifest(self, job: Job) -> Job:
+        last_error: NectoError | None = None
+        for attempt in range(3):
+            try:
+                await self.backend.send_manifest(job.provider_host, job.dseq, job.manifest_json.encode())
+                return self._move(job, "manifest_sent", f"Manifest sent to {job.provider_name}; starting the containers.")
+            except ManifestRejected:
+                raise
+            except ProviderError as exc:
+                last_error = exc
+                self._note(job, f"The provider did not take the manifest (attempt {attempt + 1}): {exc.message}")
+                await asyncio.sleep(0.5 * (attempt + 1))
+        assert last_error is not None
+        raise last_error
+
+    async def _wait_running(self, job: Job) -> Job:
+        deadline = time.monotonic() + self.settings.lease_ready_timeout_s
+        block_time = float(await self.backend.block_time_s())
+        while time.monotonic() < deadline:
+            try:
+                status = await self.backend.lease_readiness(job.provider_host, job.dseq, job.gseq, job.oseq)
+            except ProviderError as exc:
+                self._note(job, f"Lease status unavailable for now: {exc.message}")
+                status = None
+            if status is not None and status.ready:
+                return self._move(
+                    job, "running", "Running." + (f" {', '.join(status.uris)}" if status.uris else ""),
+                    {"uris": status.uris, "forwarded_ports": status.forwarded_ports, "provider": job.provider_name},
+                    uris_json=json.dumps(status.uris), running_at=datetime.now(UTC),
+                )
+            await asyncio.sleep(max(0.05, block_time))
+        raise ProviderError(
+            f"{job.provider_name} did not start the service within {self.settings.lease_ready_timeout_s:.0f} s.",
+            hint="Necto closed the deployment and refunded the deposit; try again or pick another provider.",
+        )
+
+    # --- failure and close --------------------------------------------------------------------------
+    async def _fail_and_close(self, job_id: str, reason: str, *, hint: str = "") -> Job:
+        job = self.ledger.job(job_id)
+        closed_note = ""
+        if job.create_tx_hash or await self.backend.deployment_state(job.dseq) == "active":
+            try:
+                job, refund = await self._close_on_chain(job, reason="cleanup after failure")
+                closed_note = f" The deployment was closed; {Decimal(refund) / Decimal(1_000_000)} ACT refunded."
+            except NectoError as exc:
+                closed_note = f" Closing it failed too ({exc.message}); `necto close {job.id} --confirm` retries."
+        return self._move(job, "failed", reason + closed_note, {"hint": hint}, error=reason)
+
+    async def close(self, job: Job) -> Job:
+        if job.state == "closed":
+            return job
+        if not job.create_tx_hash and await self.backend.deployment_state(job.dseq) is None:
+            return self._move(job, "closed", "Nothing was on chain; marked closed.", closed_at=datetime.now(UTC))
+        job, refund = await self._close_on_chain(job, reason="closed by the owner")
+        return self._move(
+            job, "closed", f"Deployment {job.dseq} closed; {Decimal(refund) / Decimal(1_000_000)} ACT refunded.",
+            {"refund_uact": refund},
+        )
+
+    async def _close_on_chain(self, job: Job, *, reason: str) -> tuple[Job, int]:
+        if await self.backend.deployment_state(job.dseq) != "active":
+            return job, job.refund_uact or 0
+        before = await self.backend.uact_balance()
+        body = self.backend.close_deployment_body(dseq=job.dseq)
+
+        def on_signed(tx_hash: str) -> None:
+            self.ledger.update_job(job.id, close_tx_hash=tx_hash)
+
+        included = await self.backend.sign_and_send(body, on_signed=on_signed)
+        after = await self.backend.uact_balance()
+        refund = max(0, after - before)  # gas is paid in uakt, so the uact delta is exactly the refund
+        self.ledger.audit(owner=job.owner, action="close deployment", plan_id=job.plan_id, tx_hash=included.tx_hash,
+                          result=reason)
+        job = self.ledger.update_job(job.id, refund_uact=refund, closed_at=datetime.now(UTC))
+        return job, refund
+
+    # --- helpers ------------------------------------------------------------------------------------
+    def _plan_hash(self, job: Job) -> str:
+        plan = self.ledger.get_plan(job.plan_id, owner=job.owner)
+        return plan.plan_hash
+
+    @staticmethod
+    async def _wait_for(probe, timeout_s: float):
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            found = await probe()
+            if found is not None:
+                return found
+            await asyncio.sleep(0.5)
+        return None
+
+
+def _usd_per_hour(uact_per_block: Decimal, block_time_s: Decimal) -> Decimal:
+    return (uact_per_block / Decimal(1_000_000) * Decimal(3600) / block_time_s).quantize(Decimal("0.0001"))
+
+
+def _provider_name(info: dict[str, Any]) -> str:
+    for attribute in info.get("attributes", []) or []:
+        if attribute.get("key") in ("organization", "name"):
+            return str(attribute.get("value"))[:64]
+    host = str(info.get("host_uri", ""))
+    return host.split("//")[-1].split(":")[0] or str(info.get("owner", "provider"))[:20]

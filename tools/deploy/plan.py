@@ -1,0 +1,202 @@
+"""Deploy plans: everything that will be signed, computed and stored by code before the user is asked.
+
+A plan fixes the SDL, the manifest hash, the dseq, the deposit and the max price per block, and the exact
+TxBody bytes of MsgCreateDeployment. The confirmation card is rendered from those bytes (security.md
+rule 1) and the plan hash covers them, so approving a card approves exactly one transaction body.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import math
+import secrets
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, Decimal
+from typing import Any
+
+from tools.errors import BudgetExceeded
+from tools.request import HOURS_PER_MONTH
+
+MICRO = Decimal(1_000_000)
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_hex(6)}"
+
+
+def usd_per_hour_to_uact_per_block(usd_per_hour: Decimal, block_time_s: Decimal) -> Decimal:
+    """Inverse of pricing.md §2 for ACT (1 ACT = 1 USD): uact/block = usd/h * 10^6 * T / 3600."""
+    return usd_per_hour * MICRO * block_time_s / Decimal(3600)
+
+
+def uact_per_block_to_usd_per_hour(uact_per_block: Decimal, block_time_s: Decimal) -> Decimal:
+    return uact_per_block / MICRO * Decimal(3600) / block_time_s
+
+
+def blocks_for_hours(hours: Decimal, block_time_s: Decimal) -> int:
+    return math.ceil(hours * Decimal(3600) / block_time_s)
+
+
+@dataclass(frozen=True)
+class PlanPricing:
+    """The money side of a deploy plan, all integers in uact except the per-block cap (a decimal)."""
+
+    max_price_uact_per_block: Decimal
+    max_usd_per_hour: Decimal
+    deposit_uact: int
+    expected_usd_per_hour: Decimal | None
+    funded_hours: Decimal
+    notes: tuple[str, ...]
+
+
+def price_plan(
+    *,
+    expected_usd_per_hour: Decimal | None,
+    max_usd_per_hour: Decimal | None,
+    hours: Decimal,
+    block_time_s: Decimal,
+    min_deposit_uact: int,
+    max_deposit_uact: int,
+    max_price_uact_per_block: int,
+) -> PlanPricing:
+    """Pick the max price per block and the escrow deposit (pure).
+
+    The max price is the user's budget when given; otherwise 1.5x the expected price (bids cluster
+    around the estimate and a tight cap is the main reason for "no bids", akash.md §8), with a floor
+    of 1 uact/block. The deposit funds the requested hours at the max price, within the caps.
+    """
+    notes: list[str] = []
+    if max_usd_per_hour is not None:
+        cap = usd_per_hour_to_uact_per_block(max_usd_per_hour, block_time_s)
+        if expected_usd_per_hour is not None and expected_usd_per_hour > max_usd_per_hour:
+            notes.append(
+                f"Your budget (${max_usd_per_hour:.4f}/h) is below the expected price "
+                f"(${expected_usd_per_hour:.4f}/h): bids may not come."
+            )
+    elif expected_usd_per_hour is not None:
+        cap = usd_per_hour_to_uact_per_block(expected_usd_per_hour * Decimal("1.5"), block_time_s)
+    else:
+        cap = Decimal(max_price_uact_per_block)
+        notes.append("No price estimate was available: the cap is your max price setting.")
+    cap = max(Decimal(1), cap.quantize(Decimal("0.001"), rounding=ROUND_CEILING))
+    if cap > max_price_uact_per_block:
+        limit_usd = uact_per_block_to_usd_per_hour(Decimal(max_price_uact_per_block), block_time_s)
+        raise BudgetExceeded(
+            f"This would allow up to {cap} uact per block, above your cap of {max_price_uact_per_block} "
+            f"(about ${limit_usd:.2f}/hour).",
+            hint="Ask for less (smaller GPU or fewer GPUs), or raise NECTO_MAX_PRICE_UACT_PER_BLOCK.",
+        )
+    deposit = math.ceil(cap * blocks_for_hours(hours, block_time_s))
+    funded_hours = hours
+    if deposit < min_deposit_uact:
+        deposit = min_deposit_uact
+    if deposit > max_deposit_uact:
+        deposit = max_deposit_uact
+        funded_hours = (Decimal(deposit) / cap * block_time_s / Decimal(3600)).quantize(Decimal("0.1"))
+        notes.append(
+            f"The deposit is capped at {Decimal(deposit) / MICRO} ACT, which covers about {funded_hours} hours at "
+            "the max price; top it up later to keep it running."
+        )
+    else:
+        funded_hours = min(hours, (Decimal(deposit) / cap * block_time_s / Decimal(3600)).quantize(Decimal("0.1")))
+    return PlanPricing(
+        max_price_uact_per_block=cap,
+        max_usd_per_hour=uact_per_block_to_usd_per_hour(cap, block_time_s),
+        deposit_uact=deposit,
+        expected_usd_per_hour=expected_usd_per_hour,
+        funded_hours=funded_hours,
+        notes=tuple(notes),
+    )
+
+
+def plan_hash(body: dict[str, Any], tx_body: bytes) -> str:
+    """sha256 over the canonical plan JSON and the exact TxBody bytes."""
+    digest = hashlib.sha256()
+    digest.update(canonical_json(body).encode())
+    digest.update(b"\x00")
+    digest.update(tx_body)
+    return digest.hexdigest()
+
+
+def b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def unb64(text: str) -> bytes:
+    return base64.b64decode(text.encode())
+
+
+def money(value: Decimal, places: str = "0.000001") -> str:
+    return str(value.quantize(Decimal(places)))
+
+
+def deploy_card(body: dict[str, Any], messages: list[dict[str, Any]], plan_id: str, digest: str) -> dict[str, Any]:
+    """The confirmation card, from the stored plan and the decoded TxBody (never from model text)."""
+    cap = Decimal(body["max_price_uact_per_block"])
+    usd_h = Decimal(body["max_usd_per_hour"])
+    return {
+        "action": "create deployment",
+        "plan_id": plan_id,
+        "network": body["network"],
+        "chain_id": body["chain_id"],
+        "owner": body["owner_address"],
+        "dseq": body["dseq"],
+        "deposit_uact": body["deposit_uact"],
+        "deposit_act": money(Decimal(body["deposit_uact"]) / MICRO),
+        "deposit_usd": money(Decimal(body["deposit_uact"]) / MICRO, "0.01"),
+        "max_price_uact_per_block": str(cap),
+        "max_usd_per_hour": money(usd_h, "0.0001"),
+        "max_usd_per_month": money(usd_h * HOURS_PER_MONTH, "0.01"),
+        "expected_usd_per_hour": body.get("expected_usd_per_hour"),
+        "funded_hours": body["funded_hours"],
+        "provider": body.get("preferred_provider_name") or "best bid at or under the max price",
+        "provider_rule": "the lease goes to the best-ranked bid at or under the max price",
+        "images": [s["image"] for s in body["services"]],
+        "ports": [p for s in body["services"] for p in s["ports"]],
+        "workload": body["workload"],
+        "fee_uakt_max": body["fee_uakt_max"],
+        "manifest_hash": body["manifest_hash"],
+        "plan_hash": digest,
+        "messages": messages,
+        "notes": body.get("notes", []),
+    }
+
+
+def close_card(body: dict[str, Any], messages: list[dict[str, Any]], plan_id: str, digest: str) -> dict[str, Any]:
+    return {
+        "action": "close deployment",
+        "plan_id": plan_id,
+        "network": body["network"],
+        "chain_id": body["chain_id"],
+        "owner": body["owner_address"],
+        "dseq": body["dseq"],
+        "job_id": body["job_id"],
+        "provider": body.get("provider_name") or body.get("provider") or "-",
+        "refund_estimate_act": body.get("refund_estimate_act"),
+        "fee_uakt_max": body["fee_uakt_max"],
+        "plan_hash": digest,
+        "messages": messages,
+    }
+
+
+def card_text(card: dict[str, Any]) -> str:
+    """A plain-text rendering of a card (ADK confirmation hint, CLI, bots)."""
+    if card["action"] == "close deployment":
+        return (
+            f"Close deployment {card['dseq']} ({card['provider']}) on {card['network']} ({card['chain_id']}). "
+            f"Unused deposit is refunded (estimate {card.get('refund_estimate_act') or '?'} ACT). "
+            f"Fee at most {card['fee_uakt_max']} uakt. Plan {card['plan_hash'][:12]}."
+        )
+    return (
+        f"Create deployment {card['dseq']} on {card['network']} ({card['chain_id']}): "
+        f"{', '.join(card['images'])}, ports {', '.join(str(p['port']) + '->' + str(p['as']) for p in card['ports']) or 'none'}. "
+        f"Deposit {card['deposit_act']} ACT (${card['deposit_usd']}), max price {card['max_price_uact_per_block']} uact/block "
+        f"(${card['max_usd_per_hour']}/h, ${card['max_usd_per_month']}/month). Provider: {card['provider']}. "
+        f"Fee at most {card['fee_uakt_max']} uakt. Plan {card['plan_hash'][:12]}."
+    )

@@ -1,0 +1,587 @@
+"""NectoService: the domain facade the agent tools, the chat and the CLI call.
+
+It owns the settings, the ledger, the event bus, the price sources and the chain backend, and it is the
+only place where plans are built, stored, confirmed and executed. Framework-free: ADK and Chainlit sit
+on top of it (agent/, ui/).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import threading
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from tools.deploy.backend import Bid, ChainBackend
+from tools.deploy.machine import DeployMachine
+from tools.deploy.plan import (
+    MICRO,
+    b64,
+    canonical_json,
+    card_text,
+    close_card,
+    deploy_card,
+    new_id,
+    plan_hash,
+    price_plan,
+    unb64,
+    uact_per_block_to_usd_per_hour,
+    usd_per_hour_to_uact_per_block,
+)
+from tools.errors import BudgetExceeded, InvalidRequest, NectoError, PolicyDenied
+from tools.events import EventBus
+from tools.ledger import Job, Ledger, Plan
+from tools.request import HOURS_PER_MONTH, ComputeRequest
+from tools.settings import NectoSettings
+
+log = logging.getLogger(__name__)
+
+PLAN_TTL = timedelta(minutes=30)
+
+
+class NectoService:
+    def __init__(
+        self,
+        settings: NectoSettings,
+        *,
+        backend: ChainBackend,
+        ledger: Ledger | None = None,
+        sources: list[Any] | None = None,
+        devnet: Any = None,
+    ) -> None:
+        self.settings = settings
+        self.backend = backend
+        self.ledger = ledger or Ledger(settings.effective_database_url)
+        self.events = EventBus()
+        self.sources = sources if sources is not None else []
+        self.devnet = devnet
+        self._last_quote: dict[str, dict[str, Any]] = {}
+        self._running: dict[str, asyncio.Task] = {}
+        self.machine = DeployMachine(
+            ledger=self.ledger, backend=backend, settings=settings, events=self.events, choose_bid=self._choose_bid
+        )
+
+    # --- quotes ------------------------------------------------------------------------------------
+    def build_request(self, args: dict[str, Any]) -> ComputeRequest:
+        """A ComputeRequest from what the user said, with the template's defaults for what they didn't."""
+        from tools.sdl.templates import template_defaults
+
+        args = {k: v for k, v in args.items() if v is not None}
+        workload = args.get("workload", "custom")
+        defaults = template_defaults(workload) if workload in _known_workloads() else {}
+        merged = {**defaults, **args}
+        if merged.get("gpu_model") and not merged.get("gpu_count"):
+            merged["gpu_count"] = 1
+        return ComputeRequest.parse(merged)
+
+    async def quote(self, args: dict[str, Any], *, limit: int = 8, owner: str = "local") -> dict[str, Any]:
+        from tools.pricing.quote import gather_quote
+
+        request = self.build_request(args)
+        quote = await gather_quote(
+            request, self.sources, now=datetime.now(UTC), timeout_s=self.settings.http_timeout_s
+        )
+        data = quote.to_json()
+        offers = data["offers"][:limit]
+        best = quote.ranking.best_deployable
+        recommendation = next((o for o in data["offers"] if best and o["offer_id"] == best.offer_id), None)
+        result = {
+            "status": "ok",
+            "request": request.model_dump(mode="json"),
+            "offers": offers,
+            "offers_total": len(data["offers"]),
+            "recommendation": recommendation,
+            "cheapest_overall": data["offers"][0] if data["offers"] else None,
+            "skipped": data["skipped"],
+            "excluded_count": len(quote.ranking.excluded),
+            "explanation": quote.ranking.explain() if hasattr(quote.ranking, "explain") else "",
+        }
+        if not data["offers"]:
+            result["hint"] = _relax_hint(request)
+        self._last_quote[owner] = {"request": request, "offers": {o["offer_id"]: o for o in data["offers"]}}
+        return result
+
+    async def quote_for(self, owner: str, args: dict[str, Any], limit: int) -> dict[str, Any]:
+        return await self.quote(args, limit=limit, owner=owner)
+
+    def normalize_price(self, amount: float, unit: str, akt_usd: float | None) -> dict[str, Any]:
+        block_time = self.settings.block_time_s
+        value = Decimal(str(amount))
+        if value < 0:
+            raise InvalidRequest("A price can't be negative.")
+        inputs = {"amount": str(value), "unit": unit, "block_time_s": str(block_time)}
+        if unit in ("uact_per_block", "act_per_block"):
+            uact = value * (MICRO if unit == "act_per_block" else 1)
+            usd_h = uact_per_block_to_usd_per_hour(uact, block_time)
+            inputs["denom_usd"] = "1 (ACT is pegged to USD)"
+        elif unit == "uakt_per_block":
+            if akt_usd is None:
+                raise InvalidRequest(
+                    "Converting uakt needs the AKT price, and none was given.",
+                    hint="Pass akt_usd, or quote in uact (deployments are priced in ACT since March 2026).",
+                )
+            usd_h = uact_per_block_to_usd_per_hour(value, block_time) * Decimal(str(akt_usd))
+            inputs["denom_usd"] = str(akt_usd)
+            uact = usd_per_hour_to_uact_per_block(usd_h, block_time)
+        elif unit in ("usd_per_hour", "cents_per_hour", "usd_per_month"):
+            usd_h = value / (100 if unit == "cents_per_hour" else HOURS_PER_MONTH if unit == "usd_per_month" else 1)
+            uact = usd_per_hour_to_uact_per_block(usd_h, block_time)
+        else:
+            raise InvalidRequest(f"Unknown price unit {unit!r}.")
+        return {
+            "status": "ok",
+            "usd_per_hour": float(usd_h.quantize(Decimal("0.000001"))),
+            "usd_per_month": float((usd_h * HOURS_PER_MONTH).quantize(Decimal("0.01"))),
+            "uact_per_block": float(uact.quantize(Decimal("0.001"))),
+            "inputs": inputs,
+            "formula": "usd/h = uact_per_block / 10^6 * 3600 / block_time_s * denom_usd; month = 730 h",
+        }
+
+    # --- deploy plans ------------------------------------------------------------------------------
+    async def create_deploy_plan(
+        self, args: dict[str, Any], *, port: int | None, offer_id: str | None, owner: str
+    ) -> dict[str, Any]:
+        from tools.sdl.compiler import compile_sdl
+        from tools.sdl.templates import TemplateVars, render_sdl
+
+        request = self.build_request(args)
+        if request.workload == "custom" and not request.image:
+            raise InvalidRequest(
+                "A custom deployment needs a container image.",
+                hint="Say which image, e.g. 'deploy nginx:1.27 on port 80', or pick a template like nextjs or static.",
+            )
+        offer = None
+        cached = self._last_quote.get(owner)
+        if offer_id and cached:
+            offer = cached["offers"].get(offer_id)
+        if offer is None:
+            quoted = await self.quote(request.model_dump(mode="json"), limit=1, owner=owner)
+            offer = quoted.get("recommendation")
+        if offer is not None and not offer.get("deployable", False):
+            offer = None
+        expected = Decimal(str(offer["usd_per_hour"])) if offer else None
+        block_time = self.settings.block_time_s
+        pricing = price_plan(
+            expected_usd_per_hour=expected,
+            max_usd_per_hour=request.max_usd_per_hour,
+            hours=Decimal(str(request.hours)),
+            block_time_s=block_time,
+            min_deposit_uact=self.settings.min_deposit_uact,
+            max_deposit_uact=self.settings.max_deposit_uact,
+            max_price_uact_per_block=self.settings.max_price_uact_per_block,
+        )
+        variables = TemplateVars(
+            image=request.image,
+            port=port,
+            cpu=request.cpu,
+            memory_gib=request.memory_gib,
+            storage_gib=request.storage_gib,
+            gpu_model=request.gpu_model,
+            gpu_count=request.gpu_count,
+            region=request.region,
+            price_uact_per_block=pricing.max_price_uact_per_block,
+        )
+        sdl_text = render_sdl(request.workload, variables)
+        compiled = compile_sdl(sdl_text)
+        dseq = int(datetime.now(UTC).timestamp() * 1000)  # Console's convention: unique per owner
+        tx_body = self.backend.create_deployment_body(
+            dseq=dseq, groups=compiled.groups, manifest_hash=compiled.manifest_hash, deposit_uact=pricing.deposit_uact
+        )
+        services = [
+            {
+                "name": s["name"],
+                "image": s["image"],
+                "ports": [
+                    {"port": p["port"], "as": p.get("as") or p["port"], "global": p.get("global", False),
+                     "proto": p.get("proto", "TCP")}
+                    for p in s.get("ports", s.get("expose", []))
+                ],
+            }
+            for s in _service_summaries(compiled)
+        ]
+        body = {
+            "kind": "deploy",
+            "owner": owner,
+            "network": self.settings.network,
+            "chain_id": self.settings.effective_chain_id,
+            "owner_address": self.backend.address,
+            "dseq": dseq,
+            "workload": request.workload,
+            "request": request.model_dump(mode="json"),
+            "sdl": sdl_text,
+            "manifest_json": compiled.manifest_json.decode(),
+            "manifest_hash": compiled.manifest_hash.hex(),
+            "deposit_uact": pricing.deposit_uact,
+            "max_price_uact_per_block": str(pricing.max_price_uact_per_block),
+            "max_usd_per_hour": str(pricing.max_usd_per_hour),
+            "expected_usd_per_hour": str(expected) if expected is not None else None,
+            "funded_hours": str(pricing.funded_hours),
+            "preferred_provider": offer.get("provider_address") if offer else None,
+            "preferred_provider_name": offer.get("provider") if offer else None,
+            "offer_id": offer.get("offer_id") if offer else None,
+            "services": services,
+            "fee_uakt_max": self.settings.max_fee_uakt,
+            "notes": list(pricing.notes),
+        }
+        digest = plan_hash(body, tx_body)
+        plan = Plan(
+            id=new_id("plan"),
+            owner=owner,
+            kind="deploy",
+            plan_hash=digest,
+            body_json=canonical_json(body),
+            tx_body_b64=b64(tx_body),
+            expires_at=datetime.now(UTC) + PLAN_TTL,
+        )
+        self.ledger.add_plan(plan)
+        card = deploy_card(body, self.backend.describe(tx_body), plan.id, digest)
+        return {
+            "status": "ok",
+            "plan_id": plan.id,
+            "plan_hash": digest,
+            "request": body["request"],
+            "sdl": sdl_text,
+            "manifest_hash": body["manifest_hash"],
+            "summary": card,
+        }
+
+    def plan_summary(self, plan_id: str, *, owner: str) -> dict[str, Any]:
+        plan = self._verified_plan(plan_id, owner=owner)
+        body = json.loads(plan.body_json)
+        tx_body = unb64(plan.tx_body_b64)
+        messages = self.backend.describe(tx_body)
+        card = (deploy_card if plan.kind == "deploy" else close_card)(body, messages, plan.id, plan.plan_hash)
+        return {"status": "ok", "plan_id": plan.id, "plan_hash": plan.plan_hash, "card": card, "text": card_text(card)}
+
+    def _verified_plan(self, plan_id: str, *, owner: str) -> Plan:
+        """The stored plan, after checking that its hash still matches its contents."""
+        plan = self.ledger.get_plan(plan_id, owner=owner)
+        body = json.loads(plan.body_json)
+        if plan_hash(body, unb64(plan.tx_body_b64)) != plan.plan_hash:
+            raise PolicyDenied("This plan was changed after it was built; it will not be signed.")
+        return plan
+
+    async def execute_deploy_plan(self, plan_id: str, *, confirmed_hash: str, owner: str) -> dict[str, Any]:
+        plan = self._verified_plan(plan_id, owner=owner)
+        if plan.kind != "deploy":
+            raise PolicyDenied("That plan is not a deployment plan.")
+        if confirmed_hash != plan.plan_hash:
+            self.ledger.audit(owner=owner, action="create deployment", plan_id=plan_id, plan_hash=confirmed_hash,
+                              result="refused: confirmed hash differs from the stored plan")
+            raise PolicyDenied("The approved card does not match this plan; nothing was signed.",
+                               hint="Ask again to get a fresh confirmation card.")
+        existing = self.ledger.job_for_plan(plan_id)
+        if existing is not None:
+            # ADK may run a confirmed tool more than once: the second call reports, never re-signs.
+            if existing.state not in ("running", "failed", "closed") and existing.id not in self._running:
+                existing = await self._run_job(existing, unb64(plan.tx_body_b64))
+            elif existing.id in self._running:
+                existing = await asyncio.shield(self._running[existing.id])
+            return self._job_result(existing)
+        if plan.expires_at and _aware(plan.expires_at) < datetime.now(UTC):
+            raise PolicyDenied("This plan has expired (prices move); nothing was signed.",
+                               hint="Ask again for a fresh plan.")
+        body = json.loads(plan.body_json)
+        self._check_caps(owner, body)
+        job = Job(
+            id=new_id("job"),
+            owner=owner,
+            plan_id=plan.id,
+            state="confirmed",
+            network=body["network"],
+            chain_id=body["chain_id"],
+            account=body["owner_address"],
+            workload=body["workload"],
+            request_json=canonical_json(body["request"]),
+            manifest_json=body["manifest_json"],
+            manifest_hash=body["manifest_hash"],
+            dseq=body["dseq"],
+            max_price_uact_per_block=body["max_price_uact_per_block"],
+            deposit_uact=body["deposit_uact"],
+            provider_name=body.get("preferred_provider_name") or "",
+        )
+        self.ledger.add_job(job)
+        self.ledger.update_plan(plan.id, status="executing", job_id=job.id)
+        self.ledger.add_event(job.id, "confirmed", "You approved the plan.", {"plan_hash": plan.plan_hash})
+        self.ledger.audit(owner=owner, action="approve deployment plan", plan_id=plan.id, plan_hash=plan.plan_hash,
+                          result="approved")
+        job = await self._run_job(job, unb64(plan.tx_body_b64))
+        self.ledger.update_plan(plan.id, status="executed")
+        return self._job_result(job)
+
+    async def _run_job(self, job: Job, tx_body: bytes) -> Job:
+        task = asyncio.ensure_future(self.machine.run(job, tx_body=tx_body))
+        self._running[job.id] = task
+        try:
+            return await asyncio.shield(task)
+        finally:
+            if task.done():
+                self._running.pop(job.id, None)
+
+    def _check_caps(self, owner: str, body: dict[str, Any]) -> None:
+        s = self.settings
+        if body["chain_id"] not in s.allowed_chain_ids:
+            raise PolicyDenied(f"Chain id {body['chain_id']!r} is not in the allow-list.")
+        if body["deposit_uact"] > s.max_deposit_uact:
+            raise BudgetExceeded(f"The deposit exceeds your per-deploy cap of {s.max_deposit_uact / 1e6:g} ACT.")
+        if Decimal(body["max_price_uact_per_block"]) > s.max_price_uact_per_block:
+            raise BudgetExceeded("The max price per block exceeds your cap.")
+        spent_today = self.ledger.deposits_since(owner, datetime.now(UTC) - timedelta(days=1))
+        if spent_today + body["deposit_uact"] > s.daily_cap_uact:
+            raise BudgetExceeded(
+                f"This deposit would take you past your daily cap of {s.daily_cap_uact / 1e6:g} ACT "
+                f"({spent_today / 1e6:g} ACT already deposited in the last 24 h).",
+                hint="Close a deployment you no longer need, or raise NECTO_DAILY_CAP_UACT.",
+            )
+        if len(self.ledger.open_jobs(owner=owner)) >= s.max_open_deployments:
+            raise BudgetExceeded(f"You already have {s.max_open_deployments} open deployments (your cap).",
+                                 hint="Close one first ('close job ...').")
+
+    # --- close plans -------------------------------------------------------------------------------
+    async def create_close_plan(self, job_id: str | None, *, owner: str) -> dict[str, Any]:
+        job = self.ledger.get_job(job_id, owner=owner, open_only=job_id is None)
+        if job.state in ("closed",):
+            raise InvalidRequest(f"Job {job.id} is already closed.")
+        tx_body = self.backend.close_deployment_body(dseq=job.dseq)
+        escrow_left = None
+        body = {
+            "kind": "close",
+            "owner": owner,
+            "job_id": job.id,
+            "network": job.network,
+            "chain_id": job.chain_id,
+            "owner_address": job.account,
+            "dseq": job.dseq,
+            "provider": job.provider,
+            "provider_name": job.provider_name,
+            "refund_estimate_act": escrow_left,
+            "fee_uakt_max": self.settings.max_fee_uakt,
+        }
+        digest = plan_hash(body, tx_body)
+        plan = Plan(id=new_id("plan"), owner=owner, kind="close", plan_hash=digest, body_json=canonical_json(body),
+                    tx_body_b64=b64(tx_body), job_id=job.id, expires_at=datetime.now(UTC) + PLAN_TTL)
+        self.ledger.add_plan(plan)
+        return {"status": "ok", "plan_id": plan.id, "plan_hash": digest, "job_id": job.id}
+
+    async def execute_close_plan(self, plan_id: str, *, confirmed_hash: str, owner: str) -> dict[str, Any]:
+        plan = self._verified_plan(plan_id, owner=owner)
+        if plan.kind != "close" or not plan.job_id:
+            raise PolicyDenied("That plan is not a close plan.")
+        if confirmed_hash != plan.plan_hash:
+            raise PolicyDenied("The approved card does not match this plan; nothing was signed.")
+        job = self.ledger.get_job(plan.job_id, owner=owner)
+        self.ledger.audit(owner=owner, action="approve close plan", plan_id=plan.id, plan_hash=plan.plan_hash,
+                          result="approved")
+        job = await self.machine.close(job)
+        self.ledger.update_plan(plan.id, status="executed")
+        return {
+            "status": "ok",
+            "job_id": job.id,
+            "dseq": job.dseq,
+            "state": job.state,
+            "refund_uact": job.refund_uact,
+            "refund_usd": float(Decimal(job.refund_uact or 0) / MICRO),
+        }
+
+    # --- jobs, logs, status ------------------------------------------------------------------------
+    def _job_result(self, job: Job) -> dict[str, Any]:
+        result = {
+            "status": "ok" if job.state != "failed" else "error",
+            "job_id": job.id,
+            "dseq": job.dseq,
+            "provider": job.provider_name or job.provider,
+            "provider_address": job.provider,
+            "state": job.state,
+            "uris": json.loads(job.uris_json or "[]"),
+        }
+        if job.state == "failed":
+            result["message"] = job.error
+            events = self.ledger.events(job.id)
+            result["hint"] = next(
+                (json.loads(e.data_json).get("hint", "") for e in reversed(events) if e.state == "failed"), ""
+            )
+        return result
+
+    def job_view(self, job: Job) -> dict[str, Any]:
+        price = Decimal(job.price_uact_per_block) if job.price_uact_per_block else None
+        usd_h = uact_per_block_to_usd_per_hour(price, self.settings.block_time_s) if price is not None else None
+        hours_running = None
+        if job.running_at:
+            end = _aware(job.closed_at) if job.closed_at else datetime.now(UTC)
+            hours_running = (end - _aware(job.running_at)).total_seconds() / 3600
+        return {
+            "job_id": job.id,
+            "state": job.state,
+            "workload": job.workload,
+            "network": job.network,
+            "dseq": job.dseq,
+            "provider": job.provider_name or job.provider,
+            "provider_address": job.provider,
+            "uris": json.loads(job.uris_json or "[]"),
+            "price_uact_per_block": job.price_uact_per_block or None,
+            "usd_per_hour": float(usd_h.quantize(Decimal("0.0001"))) if usd_h is not None else None,
+            "cost_so_far_usd": round(float(usd_h) * hours_running, 6) if usd_h is not None and hours_running else 0.0,
+            "deposit_act": job.deposit_uact / 1e6,
+            "refund_act": (job.refund_uact / 1e6) if job.refund_uact is not None else None,
+            "error": job.error or None,
+            "note": job.note or None,
+            "created_at": _aware(job.created_at).isoformat(),
+            "tx": {"create": job.create_tx_hash, "lease": job.lease_tx_hash, "close": job.close_tx_hash},
+        }
+
+    def list_jobs(self, *, limit: int = 20, state: str | None = None, owner: str) -> dict[str, Any]:
+        return {"status": "ok", "jobs": [self.job_view(j) for j in self.ledger.list_jobs(owner=owner, limit=limit, state=state)]}
+
+    def record_job(self, job_id: str | None, *, note: str | None, owner: str) -> dict[str, Any]:
+        job = self.ledger.get_job(job_id, owner=owner)
+        fields: dict[str, Any] = {"recorded_at": datetime.now(UTC)}
+        if note:
+            fields["note"] = _clean_text(note, 500)
+        job = self.ledger.update_job(job.id, **fields)
+        self.ledger.add_event(job.id, job.state, "Recorded in the ledger." + (" Note kept." if note else ""))
+        return {"status": "ok", "mode": "untracked", "job": self.job_view(job)}
+
+    async def status(self, job_id: str | None, *, owner: str) -> dict[str, Any]:
+        job = self.ledger.get_job(job_id, owner=owner)
+        view = self.job_view(job)
+        if job.state == "running" and job.provider_host:
+            try:
+                readiness = await self.backend.lease_readiness(job.provider_host, job.dseq, job.gseq, job.oseq)
+                if readiness is not None:
+                    view["services"] = readiness.services
+                    view["forwarded_ports"] = readiness.forwarded_ports
+                    view["uris"] = readiness.uris or view["uris"]
+            except NectoError as exc:
+                view["provider_note"] = exc.message
+            chain_state = await self.backend.deployment_state(job.dseq)
+            if chain_state != "active":
+                job = self.ledger.update_job(job.id, state="closed", closed_at=datetime.now(UTC),
+                                             error="The deployment is no longer active on chain.")
+                self.ledger.add_event(job.id, "closed", "Found closed on chain (escrow ran out or the network restarted).")
+                view = self.job_view(job)
+        view["events"] = [
+            {"state": e.state, "message": e.message, "at": _aware(e.at).isoformat()} for e in self.ledger.events(job.id)[-10:]
+        ]
+        return {"status": "ok", "job": view}
+
+    async def logs(self, job_id: str | None, *, tail: int, service: str | None, owner: str) -> dict[str, Any]:
+        job = self.ledger.get_job(job_id, owner=owner)
+        lines = [line async for line in self.stream_logs(job.id, owner=owner, tail=tail, follow=False, service=service)]
+        return {"status": "ok", "job_id": job.id, "lines": lines[-tail:], "note": "Log text is the container's output, shown as data."}
+
+    async def stream_logs(
+        self, job_id: str | None, *, owner: str, tail: int = 50, follow: bool = True, service: str | None = None
+    ) -> AsyncIterator[dict[str, str]]:
+        job = self.ledger.get_job(job_id, owner=owner)
+        if job.state not in ("running", "manifest_sent") or not job.provider_host:
+            raise InvalidRequest(f"Job {job.id} is {job.state}; there are no logs to show.")
+        async for line in self.backend.logs(
+            job.provider_host, job.dseq, job.gseq, job.oseq, tail=tail, follow=follow,
+            services=[service] if service else None,
+        ):
+            yield {"service": _clean_text(line.get("service", ""), 64), "message": _clean_text(line.get("message", ""), 2000)}
+
+    # --- restart: resume or clean up ---------------------------------------------------------------------
+    async def resume_unfinished(self) -> list[dict[str, Any]]:
+        """Continue every job a crash interrupted (or close it), so no deposit is stranded."""
+        results = []
+        for job in self.ledger.unfinished_jobs():
+            if job.network != self.settings.network:
+                continue
+            plan = self.ledger.get_plan(job.plan_id, owner=job.owner)
+            log.info("resuming job %s from %s", job.id, job.state)
+            done = await self._run_job(job, unb64(plan.tx_body_b64))
+            results.append(self._job_result(done))
+        return results
+
+    # --- bid choice ------------------------------------------------------------------------------------
+    def _choose_bid(self, bids: list[Bid], job: Job) -> Bid | None:
+        """Rank real bids with the same function that ranked the estimates (tools.pricing.rank)."""
+        from tools.pricing.sources.akash import offers_from_bids
+
+        if not bids:
+            return None
+        request = ComputeRequest.model_validate(json.loads(job.request_json))
+        by_provider = {b.provider: b for b in bids}
+        try:
+            offers = offers_from_bids(
+                {"bids": [b.raw for b in bids]}, self._provider_cache(), request,
+                block_time=self.settings.block_time_s, now=datetime.now(UTC),
+            )
+            from tools.pricing.rank import rank
+
+            ranking = rank(offers, request, now=datetime.now(UTC))
+            for offer in ranking.offers:
+                bid = by_provider.get(offer.provider_address)
+                if bid is not None:
+                    return bid
+        except Exception:  # ranking is advisory here: fall back to the lowest price, never fail the deploy
+            log.exception("bid ranking failed; choosing the lowest price")
+        return sorted(bids, key=lambda b: (b.price_uact_per_block, b.provider))[0]
+
+    def _provider_cache(self) -> dict[str, Any]:
+        return getattr(self.backend, "provider_cache", {})
+
+    def close(self) -> None:
+        if self.devnet is not None:
+            self.devnet.stop()
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _clean_text(text: str, limit: int) -> str:
+    cleaned = "".join(ch for ch in str(text) if ch == "\t" or ch >= " " and ch != "\x7f")
+    return cleaned[:limit]
+
+
+def _relax_hint(request: ComputeRequest) -> str:
+    options = []
+    if request.max_usd_per_hour is not None:
+        options.append("raise the budget")
+    if request.region:
+        options.append("allow any region")
+    if request.gpu_model:
+        options.append("accept another GPU model")
+    if request.gpu_count > 1:
+        options.append("ask for fewer GPUs")
+    options.append("reduce CPU or memory")
+    return "No offer fits. Relax the request: " + ", or ".join(options) + "."
+
+
+def _known_workloads() -> tuple[str, ...]:
+    from tools.request import WORKLOADS
+
+    return WORKLOADS
+
+
+def _service_summaries(compiled: Any) -> list[dict[str, Any]]:
+    return list(getattr(compiled, "services", []))
+
+
+# --- the process-wide service (the agent's lazy factory, the chat, the CLI) ------------------------------
+_service: NectoService | None = None
+_service_lock = threading.Lock()
+
+
+def get_service(settings: NectoSettings | None = None) -> NectoService:
+    """The service for this process, built from settings on first use (starts the devnet on sandbox)."""
+    global _service
+    with _service_lock:
+        if _service is None:
+            from tools.wiring import build_service
+
+            _service = build_service(settings or NectoSettings())
+        return _service
+
+
+def set_service(service: NectoService | None) -> None:
+    """Install a service (tests, the CLI) as the process-wide one."""
+    global _service
+    with _service_lock:
+        _service = service

@@ -1,0 +1,548 @@
+"""Necto's web chat (``chainlit run ui/app.py -h``): the ADK agent at the edge of a Chainlit page.
+
+Every turn goes through the ADK runner (``agent.conversation.run_turn`` / ``answer_confirmation``). What the
+page shows is written by code in ``ui/render.py``: tool calls as steps, the offer comparison table, and the
+confirmation card rendered from the plan Necto stored (security.md rule 1), never from the model's words.
+Approval only ever comes from the user's click on Approve, in this chat.
+
+Handlers never let an exception reach the page: the log keeps the detail, the chat gets a sentence with a
+next step.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+# Chainlit puts ui/ (not the repo root) on sys.path when it loads this file.
+_REPO_ROOT = str(Path(__file__).resolve().parents[1])
+if _REPO_ROOT not in sys.path:
+    sys.path.insert(0, _REPO_ROOT)
+
+import chainlit as cl  # noqa: E402
+
+from ui import render  # noqa: E402
+
+log = logging.getLogger("necto.ui")
+
+APP_NAME = "necto"
+CONFIRM_TIMEOUT_S = 600  # an unanswered card expires; the plan is then declined, nothing is signed
+RUNNING_WAIT_S = 180.0  # after the deploy tool returns, how long the chat follows the job to "running"
+LOG_LINES = 30  # the chat shows the first lines, then stops so the turn ends
+LOG_SECONDS = 20.0
+APPROVE, REJECT = "necto_approve", "necto_reject"
+CONFIRMATION_CALL = "adk_request_confirmation"
+TERMINAL_STATES = {"running", "failed", "closed"}
+
+
+# ------------------------------------------------------------------------------- turn results
+@dataclass
+class ToolCall:
+    name: str
+    args: dict[str, Any]
+    result: dict[str, Any] | None = None
+    executed: bool = False
+
+
+@dataclass
+class PendingConfirmation:
+    call_id: str
+    hint: str = ""
+    payload: dict[str, Any] = field(default_factory=dict)
+    tool_name: str | None = None
+
+
+@dataclass
+class Turn:
+    tool_calls: list[ToolCall] = field(default_factory=list)
+    confirmation: PendingConfirmation | None = None
+    text: str = ""
+
+
+def _field(obj: Any, *names: str, default: Any = None) -> Any:
+    for name in names:
+        if isinstance(obj, Mapping) and name in obj:
+            return obj[name]
+        if not isinstance(obj, Mapping) and hasattr(obj, name):
+            return getattr(obj, name)
+    return default
+
+
+def _as_turn(result: Any) -> Turn:
+    """agent.conversation's TurnResult (or this module's Turn) as a Turn; read by field name, duck-typed."""
+    if isinstance(result, Turn):
+        return result
+    calls = []
+    for call in _field(result, "tool_calls", "calls", default=None) or []:
+        outcome = _field(call, "result", "response", default=None)
+        calls.append(
+            ToolCall(
+                name=str(_field(call, "name", default="tool")),
+                args=dict(_field(call, "args", "arguments", default=None) or {}),
+                result=dict(outcome) if isinstance(outcome, Mapping) else None,
+                executed=bool(_field(call, "executed", default=outcome is not None)),
+            )
+        )
+    pending = _field(result, "confirmation", "pending_confirmation", "pending", default=None)
+    confirmation = None
+    if pending is not None:
+        confirmation = PendingConfirmation(
+            call_id=str(_field(pending, "call_id", "confirmation_call_id", "id", "function_call_id", default="")),
+            hint=str(_field(pending, "hint", default="") or ""),
+            payload=dict(_field(pending, "payload", default=None) or {}),
+            tool_name=_field(pending, "tool_name", "tool", "name", default=None),
+        )
+    text = _field(result, "text", "final_text", "reply", default="") or ""
+    return Turn(tool_calls=calls, confirmation=confirmation, text=str(text))
+
+
+def _conversation_module() -> Any:
+    try:
+        from agent import conversation
+    except ImportError:
+        return None
+    return conversation if hasattr(conversation, "run_turn") else None
+
+
+async def _collect(runner: Any, *, user_id: str, session_id: str, message: Any) -> Turn:
+    """Run one invocation on the ADK runner and gather its tool calls, confirmation request and text."""
+    turn = Turn()
+    by_id: dict[str, ToolCall] = {}
+    texts: list[str] = []
+    async for event in runner.run_async(user_id=user_id, session_id=session_id, new_message=message):
+        for call in event.get_function_calls() or []:
+            args = dict(call.args or {})
+            if call.name == CONFIRMATION_CALL:
+                asked = args.get("toolConfirmation") or {}
+                original = args.get("originalFunctionCall") or {}
+                turn.confirmation = PendingConfirmation(
+                    call_id=str(call.id),
+                    hint=str(asked.get("hint") or ""),
+                    payload=dict(asked.get("payload") or {}),
+                    tool_name=original.get("name"),
+                )
+                continue
+            tool_call = ToolCall(name=call.name or "tool", args=args)
+            by_id[str(call.id)] = tool_call
+            turn.tool_calls.append(tool_call)
+        for response in event.get_function_responses() or []:
+            if response.name == CONFIRMATION_CALL:
+                continue
+            tool_call = by_id.get(str(response.id))
+            if tool_call is None:  # the resumed tool after an approval: its call was in the earlier turn
+                tool_call = ToolCall(name=response.name or "tool", args={})
+                by_id[str(response.id)] = tool_call
+                turn.tool_calls.append(tool_call)
+            tool_call.result = dict(response.response or {})
+            tool_call.executed = True
+        if event.author != "user" and not getattr(event, "partial", False) and event.content:
+            for part in event.content.parts or []:
+                if part.text and not getattr(part, "thought", False):
+                    texts.append(part.text)
+    turn.text = "\n\n".join(t.strip() for t in texts if t.strip())
+    return turn
+
+
+async def run_turn(runner: Any, *, user_id: str, session_id: str, text: str) -> Turn:
+    conversation = _conversation_module()
+    if conversation is not None:
+        return _as_turn(
+            await conversation.run_turn(runner, user_id=user_id, session_id=session_id, text=text)
+        )
+    from google.genai import types
+
+    message = types.Content(role="user", parts=[types.Part(text=text)])
+    return await _collect(runner, user_id=user_id, session_id=session_id, message=message)
+
+
+async def answer_confirmation(
+    runner: Any, *, user_id: str, session_id: str, confirmation_call_id: str, approved: bool, payload: dict
+) -> Turn:
+    conversation = _conversation_module()
+    if conversation is not None and hasattr(conversation, "answer_confirmation"):
+        return _as_turn(
+            await conversation.answer_confirmation(
+                runner,
+                user_id=user_id,
+                session_id=session_id,
+                confirmation_call_id=confirmation_call_id,
+                approved=approved,
+                payload=payload,
+            )
+        )
+    from google.genai import types
+
+    response = types.FunctionResponse(
+        id=confirmation_call_id, name=CONFIRMATION_CALL, response={"confirmed": approved, "payload": payload}
+    )
+    message = types.Content(role="user", parts=[types.Part(function_response=response)])
+    return await _collect(runner, user_id=user_id, session_id=session_id, message=message)
+
+
+# ------------------------------------------------------------------------------- process state
+_backend_lock = asyncio.Lock()
+_backend: dict[str, Any] = {}
+
+
+async def _maybe_await(value: Any) -> Any:
+    return await value if inspect.isawaitable(value) else value
+
+
+async def backend() -> tuple[Any, Any]:
+    """The Necto service and the ADK runner, built once per process (sessions are per chat)."""
+    async with _backend_lock:
+        if "runner" not in _backend:
+            from google.adk.runners import Runner
+            from google.adk.sessions import InMemorySessionService
+
+            from agent.agent import build_agent
+            from tools.service import get_service
+
+            service = await _maybe_await(get_service())
+            agent = build_agent(service, settings=getattr(service, "settings", None))
+            _backend["service"] = service
+            _backend["runner"] = Runner(
+                agent=agent, app_name=APP_NAME, session_service=InMemorySessionService()
+            )
+        return _backend["service"], _backend["runner"]
+
+
+@dataclass
+class ChatState:
+    user_id: str
+    session_id: str
+
+
+def _user_id() -> str:
+    user = cl.user_session.get("user")
+    identifier = getattr(user, "identifier", None)
+    # Without auth every browser shares the local ledger, as the CLI does.
+    return str(identifier) if identifier else "local"
+
+
+async def _chat_state() -> ChatState:
+    state = cl.user_session.get("necto")
+    if state is None:
+        _, runner = await backend()
+        user_id = _user_id()
+        session = await runner.session_service.create_session(app_name=APP_NAME, user_id=user_id)
+        state = ChatState(user_id=user_id, session_id=session.id)
+        cl.user_session.set("necto", state)
+    return state
+
+
+async def _say(content: str) -> None:
+    await cl.Message(content=content, author="Necto").send()
+
+
+# ------------------------------------------------------------------------------- handlers
+@cl.set_starters
+async def starters(user: Any = None, language: Any = None) -> list[cl.Starter]:
+    return [
+        cl.Starter(label="Deploy my Next.js app cheaply", message="deploy my Next.js app cheaply"),
+        cl.Starter(label="Compare GPU prices", message="compare prices for one H100 for 10 hours"),
+        cl.Starter(label="What is running?", message="list my jobs"),
+    ]
+
+
+@cl.on_chat_start
+async def on_chat_start() -> None:
+    try:
+        await _chat_state()
+    except Exception:
+        log.exception("chat start failed")
+        await _say(
+            render.error_text(
+                "Necto could not start its backend (the local devnet or the agent).",
+                "Check the server log, then reload this page.",
+            )
+        )
+
+
+@cl.on_message
+async def on_message(message: cl.Message) -> None:
+    try:
+        state = await _chat_state()
+        _, runner = await backend()
+        turn = await run_turn(runner, user_id=state.user_id, session_id=state.session_id, text=message.content)
+        await show_turn(state, turn)
+    except Exception:
+        log.exception("turn failed")
+        await _say(render.error_text("That request failed on Necto's side.", "Try again, or rephrase it."))
+
+
+# ------------------------------------------------------------------------------- rendering a turn
+async def show_turn(state: ChatState, turn: Turn, depth: int = 0) -> None:
+    for call in turn.tool_calls:
+        await _tool_step(call)
+        if call.name == "list_providers" and (call.result or {}).get("status") == "ok":
+            await _say(render.offers_table(call.result or {}))
+    if turn.text:
+        await cl.Message(content=turn.text, author="Necto").send()
+    if turn.confirmation is not None and depth < 3:
+        await confirm(state, turn, depth)
+
+
+async def _tool_step(call: ToolCall) -> None:
+    async with cl.Step(name=call.name, type="tool", show_input="json") as step:
+        step.input = render.tool_input(call.args)
+        step.output = render.tool_summary(call.name, call.result) if call.executed else "not run"
+        if (call.result or {}).get("status") == "error":
+            step.is_error = True
+
+
+def _card_from_turn(turn: Turn, plan_id: str) -> dict[str, Any] | None:
+    for call in reversed(turn.tool_calls):
+        result = call.result or {}
+        if result.get("status") == "awaiting_confirmation" and result.get("plan_id") == plan_id:
+            summary = result.get("summary")
+            return dict(summary) if isinstance(summary, Mapping) else None
+    return None
+
+
+async def _stored_card(state: ChatState, turn: Turn, plan_id: str) -> dict[str, Any] | None:
+    """The card for ``plan_id``: from the plan the service stored, else the tool's own (code-built) result."""
+    service, _ = await backend()
+    plan_summary = getattr(service, "plan_summary", None)
+    if plan_summary is not None:
+        try:
+            summary = await _maybe_await(plan_summary(plan_id, owner=state.user_id))
+        except Exception:
+            log.exception("plan_summary failed")
+            summary = None
+        if isinstance(summary, Mapping) and isinstance(summary.get("card"), Mapping):
+            return dict(summary["card"])
+    return _card_from_turn(turn, plan_id)
+
+
+async def confirm(state: ChatState, turn: Turn, depth: int) -> None:
+    pending = turn.confirmation
+    assert pending is not None
+    payload = {"plan_id": str(pending.payload.get("plan_id", "")), "plan_hash": str(pending.payload.get("plan_hash", ""))}
+    card = await _stored_card(state, turn, payload["plan_id"])
+    _, runner = await backend()
+    if card is None or str(card.get("plan_hash", "")) != payload["plan_hash"]:
+        # The plan changed or vanished between the request and now: never ask the user to approve it.
+        await _answer(state, pending, approved=False, payload=payload, depth=depth, quiet=True)
+        await _say(render.error_text("The plan to approve could not be verified.", "Ask Necto to build it again."))
+        return
+
+    await cl.Message(content=render.confirmation_card(card), author="Necto").send()
+    action = str(card.get("action") or "this action")
+    answer = await cl.AskActionMessage(
+        content=f"Approve **{render.safe_text(action, 40)}**? Approving signs and broadcasts exactly the card above.",
+        actions=[
+            cl.Action(name=APPROVE, payload={"plan_id": payload["plan_id"]}, label="Approve", icon="check"),
+            cl.Action(name=REJECT, payload={"plan_id": payload["plan_id"]}, label="Reject", icon="x"),
+        ],
+        author="Necto",
+        timeout=CONFIRM_TIMEOUT_S,
+    ).send()
+    # None: timed out, or a client that cannot ask (Slack, Discord): both mean "not approved".
+    approved = isinstance(answer, Mapping) and answer.get("name") == APPROVE
+    if not approved:
+        await _answer(state, pending, approved=False, payload=payload, depth=depth, quiet=True)
+        reason = "You rejected it" if isinstance(answer, Mapping) else "No answer came in time"
+        await _say(f"{reason}: nothing was signed and nothing was spent. Ask again whenever you like.")
+        return
+    await _answer(state, pending, approved=True, payload=payload, depth=depth, card=card)
+
+
+async def _answer(
+    state: ChatState,
+    pending: PendingConfirmation,
+    *,
+    approved: bool,
+    payload: dict[str, Any],
+    depth: int,
+    quiet: bool = False,
+    card: Mapping[str, Any] | None = None,
+) -> None:
+    service, runner = await backend()
+    call = answer_confirmation(
+        runner,
+        user_id=state.user_id,
+        session_id=state.session_id,
+        confirmation_call_id=pending.call_id,
+        approved=approved,
+        payload=payload,
+    )
+    if not approved:
+        try:
+            await call
+        except Exception:
+            log.exception("declining the confirmation failed")
+        return
+    tracker = ProgressTracker(service, state.user_id)
+    await tracker.start()
+    try:
+        turn = await tracker.follow(call)
+        outcome = _executed_result(turn, pending.tool_name)
+        job_id = (outcome or {}).get("job_id")
+        if outcome and outcome.get("status") == "ok" and job_id and (card or {}).get("action") != "close deployment":
+            if str(outcome.get("state")) not in TERMINAL_STATES:
+                await tracker.until_settled(str(job_id))
+    finally:
+        tracker.stop()
+    await show_turn(state, turn, depth + 1)
+    if outcome is None or outcome.get("status") != "ok":
+        return
+    final_state = tracker.state_of(str(job_id)) or str(outcome.get("state") or "")
+    uris = tracker.uris_of(str(job_id)) or list(outcome.get("uris") or [])
+    if final_state == "running" or (uris and final_state not in {"failed", "closed"}):
+        links = ", ".join(render.uri_link(u) for u in uris[:4]) or "no public URI (internal service)"
+        await _say(f"**Live:** {links}")
+        await stream_logs(state, str(job_id))
+    elif final_state == "failed":
+        await _say(render.error_text("The deployment did not start.", "Ask Necto for its status or to close it."))
+    elif final_state and final_state not in TERMINAL_STATES:
+        await _say(f"Still {render.safe_text(final_state, 20)}; ask “status” in a minute to check on it.")
+
+
+def _executed_result(turn: Turn, tool_name: str | None) -> dict[str, Any] | None:
+    names = {tool_name} if tool_name else {"deploy", "close_deployment"}
+    for call in reversed(turn.tool_calls):
+        if call.name in names and call.result is not None:
+            return call.result
+    return None
+
+
+class ProgressTracker:
+    """Shows this user's deploy progress events in one message while the approved tool runs."""
+
+    def __init__(self, service: Any, owner: str) -> None:
+        self._service = service
+        self._owner = owner
+        self._queue: asyncio.Queue | None = None
+        self._message: cl.Message | None = None
+        self._lines: list[tuple[str, str]] = []  # (state, line)
+        self._states: dict[str, str] = {}
+        self._uris: dict[str, list[str]] = {}
+
+    async def start(self) -> None:
+        events = getattr(self._service, "events", None)
+        if events is not None:
+            self._queue = events.subscribe(self._owner)
+        self._message = cl.Message(content="**Deploy progress**\n\n- ✅ Approved; working on it…", author="Necto")
+        await self._message.send()
+
+    def stop(self) -> None:
+        events = getattr(self._service, "events", None)
+        if events is not None and self._queue is not None:
+            events.unsubscribe(self._owner, self._queue)
+        self._queue = None
+
+    def state_of(self, job_id: str) -> str | None:
+        return self._states.get(job_id)
+
+    def uris_of(self, job_id: str) -> list[str]:
+        return self._uris.get(job_id, [])
+
+    async def follow(self, call: Any) -> Turn:
+        """Await the approved turn while showing events as they arrive."""
+        task = asyncio.ensure_future(call)
+        try:
+            while not task.done():
+                await self._drain(timeout=0.25, job_id=None)
+            await self._drain(timeout=0, job_id=None)
+            return task.result()
+        finally:
+            if not task.done():
+                task.cancel()
+
+    async def until_settled(self, job_id: str) -> None:
+        deadline = time.monotonic() + RUNNING_WAIT_S
+        while self._states.get(job_id) not in TERMINAL_STATES and time.monotonic() < deadline:
+            await self._drain(timeout=0.5, job_id=job_id)
+
+    async def _drain(self, *, timeout: float, job_id: str | None) -> None:
+        if self._queue is None:
+            if timeout:
+                await asyncio.sleep(timeout)
+            return
+        changed = False
+        try:
+            event = await asyncio.wait_for(self._queue.get(), timeout) if timeout else self._queue.get_nowait()
+            while True:
+                changed |= self._take(event, job_id)
+                event = self._queue.get_nowait()
+        except (TimeoutError, asyncio.QueueEmpty):
+            pass
+        if changed and self._message is not None:
+            body = "\n".join(f"- {line}" for _, line in self._lines[-40:])
+            self._message.content = f"**Deploy progress**\n\n{body}"
+            await self._message.update()
+
+    def _take(self, event: Any, job_id: str | None) -> bool:
+        if not isinstance(event, Mapping):
+            return False
+        event_job = str(event.get("job_id") or "")
+        if job_id is not None and event_job and event_job != job_id:
+            return False  # another of this user's jobs (say, from the CLI)
+        state = str(event.get("state") or "")
+        data = event.get("data") if isinstance(event.get("data"), Mapping) else {}
+        if event_job and state:
+            self._states[event_job] = state
+            if state == "running" and data.get("uris"):
+                self._uris[event_job] = [str(u) for u in data.get("uris") or []]
+        line = render.progress_line(event)
+        if not line:
+            return False
+        if self._lines and self._lines[-1][0] == state == "bids":
+            self._lines[-1] = (state, line)  # bids arrive every block: keep one updating line
+        elif not self._lines or self._lines[-1][1] != line:
+            self._lines.append((state, line))
+        return True
+
+
+async def stream_logs(state: ChatState, job_id: str) -> None:
+    """The first LOG_LINES log lines, in one message updated as they come; stops after LOG_SECONDS."""
+    service, _ = await backend()
+    header = f"**Logs** (job {render.safe_text(job_id, 40)}, first {LOG_LINES} lines)\n\n"
+    message = cl.Message(content=header + render.logs_block([]), author="Necto")
+    await message.send()
+    lines: list[dict[str, Any]] = []
+    stream = service.stream_logs(job_id, owner=state.user_id, tail=50, follow=True)
+    last_update = 0.0
+    ended_by = "time"
+    try:
+        async with asyncio.timeout(LOG_SECONDS):
+            async for line in stream:
+                if isinstance(line, Mapping):
+                    lines.append(dict(line))
+                if len(lines) >= LOG_LINES:
+                    ended_by = "lines"
+                    break
+                if time.monotonic() - last_update > 0.5:
+                    last_update = time.monotonic()
+                    message.content = header + render.logs_block(lines)
+                    await message.update()
+            else:
+                ended_by = "end"
+    except TimeoutError:
+        pass
+    except Exception:
+        log.exception("log stream failed")
+        ended_by = "error"
+    finally:
+        aclose = getattr(stream, "aclose", None)
+        if aclose is not None:
+            try:
+                await aclose()
+            except Exception:
+                log.debug("closing the log stream failed", exc_info=True)
+    footer = {
+        "lines": f"Showing the first {LOG_LINES} lines; ask “show logs” for more.",
+        "time": f"Stopped following after {int(LOG_SECONDS)} s; ask “show logs” for more.",
+        "end": "End of the log stream.",
+        "error": "The log stream broke off; ask “show logs” to try again.",
+    }[ended_by]
+    message.content = header + render.logs_block(lines) + f"\n\n_{footer}_"
+    await message.update()

@@ -1,0 +1,305 @@
+"""The `necto` command line (a contract other tools and tests rely on; see README).
+
+    necto serve [--port N]                      the web chat
+    necto devnet [--port N]                     the sandbox network, standalone
+    necto ask "MESSAGE" --json | necto ask --json -
+    necto quote [...] --json
+    necto deploy --template T [...] --confirm --json
+    necto logs JOB [--tail N] [--follow]
+    necto status [JOB] [--json]
+    necto jobs [--json]
+    necto close JOB --confirm
+
+Errors print one sentence (and a hint) on stderr and exit 1; never a traceback.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import sys
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+import typer
+
+from tools.errors import NectoError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, help="Necto: the cheapest compute, deployed with a signature you can trust.")
+sdl_app = typer.Typer(help="SDL tools.")
+app.add_typer(sdl_app, name="sdl")
+
+OWNER = "local"  # the CLI user; the web chat has per-user owners
+log = logging.getLogger("necto.cli")
+
+
+def _fail(message: str, hint: str = "", code: int = 1) -> None:
+    typer.echo(f"error: {message}", err=True)
+    if hint:
+        typer.echo(f"hint: {hint}", err=True)
+    raise typer.Exit(code)
+
+
+def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn every failure into a readable sentence (bad input must never print a traceback)."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (typer.Exit, typer.Abort, SystemExit):
+            raise
+        except NectoError as exc:
+            _fail(exc.message, exc.hint)
+        except KeyboardInterrupt:
+            _fail("interrupted", code=130)
+        except Exception as exc:  # noqa: BLE001 - the log keeps the detail, the user gets a sentence
+            log.debug("unexpected error", exc_info=True)
+            _fail(f"Necto hit an unexpected problem ({type(exc).__name__}); nothing was signed.",
+                  "Run with NECTO_DEBUG=1 to see the details.")
+
+    return wrapper
+
+
+def _service():
+    from tools.service import get_service
+
+    return get_service()
+
+
+def _run(coro):
+    return asyncio.run(coro)
+
+
+def _print_json(obj: Any) -> None:
+    typer.echo(json.dumps(obj, default=str, ensure_ascii=False))
+
+
+# --- serve / devnet ------------------------------------------------------------------------------------
+@app.command()
+@friendly
+def serve(port: int = typer.Option(8000, help="Port for the web chat."),
+          host: str = typer.Option("127.0.0.1", help="Interface to listen on.")) -> None:
+    """Start the web chat (Chainlit) on the configured network (sandbox by default)."""
+    from ui.serve import chainlit_command, repo_root
+
+    env = dict(os.environ)
+    env.setdefault("CHAINLIT_APP_ROOT", str(repo_root()))
+    env.setdefault("ADK_DISABLE_LOAD_DOTENV", "1")
+    typer.echo(f"Necto web chat on http://{host}:{port} (network: {env.get('NECTO_NETWORK', 'sandbox')})", err=True)
+    os.chdir(repo_root())
+    os.execvpe(chainlit_command(port, host)[0], chainlit_command(port, host), env)
+
+
+@app.command()
+@friendly
+def devnet(port: int = typer.Option(26657, help="Chain REST port (providers take the next free ports)."),
+           host: str = typer.Option("127.0.0.1"),
+           block_time: float = typer.Option(1.0, help="Seconds per block."),
+           providers: int = typer.Option(24, help="How many simulated providers."),
+           seed: int = typer.Option(7)) -> None:
+    """Run the local sandbox network standalone, so other processes can use it (NECTO_REST_URL)."""
+    from devnet.server import main as devnet_main
+
+    devnet_main(host=host, port=port, block_time_s=block_time, providers=providers, seed=seed)
+
+
+# --- ask ------------------------------------------------------------------------------------------------
+@app.command()
+@friendly
+def ask(message: str = typer.Argument(..., help="The message, or - to read one message per stdin line."),
+        as_json: bool = typer.Option(False, "--json", help="One JSON object per message.")) -> None:
+    """Ask Necto something. Never executes a state-changing tool (deploy/close wait for confirmation)."""
+    from agent.conversation import ask_json
+
+    messages = [line.strip() for line in sys.stdin] if message == "-" else [message]
+    service = _service()
+
+    async def run_all() -> None:
+        for text in messages:
+            if not text:
+                continue
+            try:
+                result = await ask_json(text, service=service)
+            except NectoError as exc:
+                result = {"request": None, "tool_calls": [], "confirmation": None, "refused": False,
+                          "reply": exc.message, "error": exc.to_result()}
+            if as_json:
+                _print_json(result)
+            else:
+                typer.echo(result["reply"])
+                if result.get("confirmation"):
+                    typer.echo("(a confirmation is waiting: approve it in the web chat, or use `necto deploy --confirm`)")
+
+    _run(run_all())
+
+
+# --- quote ----------------------------------------------------------------------------------------------
+@app.command()
+@friendly
+def quote(workload: str = typer.Option("custom", "--template", "--workload"),
+          gpu: str | None = typer.Option(None, "--gpu"), gpus: int | None = typer.Option(None, "--gpus"),
+          cpu: float | None = typer.Option(None), memory_gib: float | None = typer.Option(None, "--memory-gib"),
+          storage_gib: float | None = typer.Option(None, "--storage-gib"), hours: float | None = typer.Option(None),
+          region: str | None = typer.Option(None), objective: str | None = typer.Option(None),
+          max_usd_per_hour: float | None = typer.Option(None, "--max-usd-per-hour"),
+          limit: int = typer.Option(10), as_json: bool = typer.Option(False, "--json")) -> None:
+    """Compare offers for a request across every connected source."""
+    args = {"workload": workload, "gpu_model": gpu, "gpu_count": gpus, "cpu": cpu, "memory_gib": memory_gib,
+            "storage_gib": storage_gib, "hours": hours, "region": region, "objective": objective,
+            "max_usd_per_hour": max_usd_per_hour}
+    result = _run(_service().quote(args, limit=limit, owner=OWNER))
+    if as_json:
+        _print_json({"request": result["request"], "offers": result["offers"], "skipped": result["skipped"]})
+        return
+    from ui.render import offers_table_markdown
+
+    typer.echo(offers_table_markdown(result["offers"]))
+    for skipped in result["skipped"]:
+        typer.echo(f"skipped {skipped['source']}: {skipped['reason']}", err=True)
+
+
+# --- deploy / logs / jobs / status / close ----------------------------------------------------------------
+@app.command()
+@friendly
+def deploy(template: str = typer.Option(..., "--template", help="nextjs, react, vue, static, ..., or custom"),
+           image: str | None = typer.Option(None), port: int | None = typer.Option(None),
+           cpu: float | None = typer.Option(None), memory_gib: float | None = typer.Option(None, "--memory-gib"),
+           storage_gib: float | None = typer.Option(None, "--storage-gib"), gpu: str | None = typer.Option(None),
+           gpus: int | None = typer.Option(None), region: str | None = typer.Option(None),
+           hours: float | None = typer.Option(None), max_usd_per_hour: float | None = typer.Option(None, "--max-usd-per-hour"),
+           objective: str | None = typer.Option(None),
+           confirm: bool = typer.Option(False, "--confirm", help="Approve the plan (required to sign)."),
+           as_json: bool = typer.Option(False, "--json")) -> None:
+    """Deploy non-interactively. Without --confirm it only prints the plan's confirmation card."""
+    service = _service()
+    args = {"workload": template, "image": image, "cpu": cpu, "memory_gib": memory_gib, "storage_gib": storage_gib,
+            "gpu_model": gpu, "gpu_count": gpus, "region": region, "hours": hours,
+            "max_usd_per_hour": max_usd_per_hour, "objective": objective}
+
+    async def go() -> dict[str, Any]:
+        plan = await service.create_deploy_plan(args, port=port, offer_id=None, owner=OWNER)
+        if not confirm:
+            return {"plan": plan}
+        return await service.execute_deploy_plan(plan["plan_id"], confirmed_hash=plan["plan_hash"], owner=OWNER)
+
+    result = _run(go())
+    if "plan" in result:
+        from tools.deploy.plan import card_text
+
+        typer.echo(card_text(result["plan"]["summary"]))
+        _fail("not deployed: add --confirm to approve this plan and sign it", code=2)
+    out = {k: result.get(k) for k in ("job_id", "dseq", "provider", "state", "uris")}
+    if as_json:
+        _print_json(out if result["status"] == "ok" else {**out, "error": result.get("message"), "hint": result.get("hint")})
+    else:
+        typer.echo(f"{out['job_id']}: {out['state']} on {out['provider']} (dseq {out['dseq']}) {' '.join(out['uris'])}")
+    if result["status"] != "ok":
+        _fail(result.get("message", "the deployment failed"), result.get("hint", ""))
+
+
+@app.command()
+@friendly
+def logs(job: str = typer.Argument(None), tail: int = typer.Option(100), follow: bool = typer.Option(False),
+         service_name: str | None = typer.Option(None, "--service")) -> None:
+    """Print a deployment's logs (--follow to keep streaming; Ctrl-C stops)."""
+    service = _service()
+
+    async def go() -> None:
+        async for line in service.stream_logs(job, owner=OWNER, tail=tail, follow=follow, service=service_name):
+            typer.echo(f"[{line['service']}] {line['message']}")
+
+    _run(go())
+
+
+@app.command()
+@friendly
+def jobs(as_json: bool = typer.Option(False, "--json"), limit: int = typer.Option(50),
+         state: str | None = typer.Option(None)) -> None:
+    """List your jobs, newest first."""
+    result = _service().list_jobs(limit=limit, state=state, owner=OWNER)
+    if as_json:
+        _print_json(result["jobs"])
+        return
+    if not result["jobs"]:
+        typer.echo("No jobs yet.")
+    for j in result["jobs"]:
+        typer.echo(f"{j['job_id']}  {j['state']:<13} {j['workload']:<9} dseq {j['dseq']:<15} {j['provider'] or '-':<24} "
+                   f"{' '.join(j['uris'])}")
+
+
+@app.command()
+@friendly
+def status(job: str = typer.Argument(None), as_json: bool = typer.Option(False, "--json")) -> None:
+    """Show a job's state, provider, URIs and recent events."""
+    result = _run(_service().status(job, owner=OWNER))
+    if as_json:
+        _print_json(result["job"])
+        return
+    j = result["job"]
+    typer.echo(f"{j['job_id']}: {j['state']} on {j['provider'] or '-'} (dseq {j['dseq']}) {' '.join(j['uris'])}")
+    for event in j.get("events", []):
+        typer.echo(f"  {event['at'][:19]}  {event['state']:<13} {event['message']}")
+
+
+@app.command()
+@friendly
+def close(job: str = typer.Argument(...), confirm: bool = typer.Option(False, "--confirm"),
+          as_json: bool = typer.Option(False, "--json")) -> None:
+    """Close a deployment and refund the unused deposit (needs --confirm)."""
+    service = _service()
+
+    async def go() -> dict[str, Any]:
+        plan = await service.create_close_plan(job, owner=OWNER)
+        summary = service.plan_summary(plan["plan_id"], owner=OWNER)
+        if not confirm:
+            return {"card": summary["text"]}
+        return await service.execute_close_plan(plan["plan_id"], confirmed_hash=plan["plan_hash"], owner=OWNER)
+
+    result = _run(go())
+    if "card" in result:
+        typer.echo(result["card"])
+        _fail("not closed: add --confirm to approve and sign", code=2)
+    if as_json:
+        _print_json(result)
+    else:
+        typer.echo(f"{result['job_id']}: {result['state']}; refunded {result['refund_usd']:.6f} ACT")
+
+
+@sdl_app.command("compile")
+@friendly
+def sdl_compile(files: list[str] = typer.Argument(...), as_json: bool = typer.Option(False, "--json")) -> None:
+    """Compile SDL files to groups, manifest and manifest hash."""
+    from tools.sdl.compiler import compile_sdl
+
+    failed = False
+    for path in files:
+        try:
+            with open(path, encoding="utf-8") as handle:
+                compiled = compile_sdl(handle.read())
+            row = {"file": path, "ok": True, "hash": compiled.manifest_hash.hex(), "manifest": compiled.manifest,
+                   "groups": compiled.groups, "error": None}
+        except (NectoError, OSError, UnicodeDecodeError) as exc:
+            failed = True
+            row = {"file": path, "ok": False, "hash": None, "manifest": None, "groups": None,
+                   "error": getattr(exc, "message", None) or str(exc)}
+        if as_json:
+            _print_json(row)
+        else:
+            typer.echo(f"{path}: {'ok ' + row['hash'] if row['ok'] else 'error: ' + row['error']}")
+    if failed:
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.DEBUG if os.environ.get("NECTO_DEBUG") else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    os.environ.setdefault("ADK_DISABLE_LOAD_DOTENV", "1")
+    app()
+
+
+if __name__ == "__main__":
+    main()
