@@ -50,6 +50,7 @@ class ToolGuard:
             return {
                 "status": "error",
                 "error": "PolicyDenied",
+                "guard_refused": True,
                 "message": f"There is no tool named {name!r}; nothing was run.",
                 "hint": "Use one of: " + ", ".join(sorted(self.allowed)) + ".",
             }
@@ -60,6 +61,7 @@ class ToolGuard:
             return {
                 "status": "error",
                 "error": "BudgetExceeded",
+                "guard_refused": True,
                 "message": f"This turn reached its limit of {self.max_calls} tool calls; {name} was not run.",
                 "hint": "Stop and summarize for the user what was done so far.",
             }

@@ -17,7 +17,7 @@ import logging
 import sys
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ if _REPO_ROOT not in sys.path:
 
 import chainlit as cl  # noqa: E402
 
+from agent.conversation import PendingConfirmation, ToolCall, TurnResult, answer_confirmation, run_turn  # noqa: E402
 from ui import render  # noqa: E402
 
 log = logging.getLogger("necto.ui")
@@ -38,152 +39,7 @@ RUNNING_WAIT_S = 180.0  # after the deploy tool returns, how long the chat follo
 LOG_LINES = 30  # the chat shows the first lines, then stops so the turn ends
 LOG_SECONDS = 20.0
 APPROVE, REJECT = "necto_approve", "necto_reject"
-CONFIRMATION_CALL = "adk_request_confirmation"
 TERMINAL_STATES = {"running", "failed", "closed"}
-
-
-# ------------------------------------------------------------------------------- turn results
-@dataclass
-class ToolCall:
-    name: str
-    args: dict[str, Any]
-    result: dict[str, Any] | None = None
-    executed: bool = False
-
-
-@dataclass
-class PendingConfirmation:
-    call_id: str
-    hint: str = ""
-    payload: dict[str, Any] = field(default_factory=dict)
-    tool_name: str | None = None
-
-
-@dataclass
-class Turn:
-    tool_calls: list[ToolCall] = field(default_factory=list)
-    confirmation: PendingConfirmation | None = None
-    text: str = ""
-
-
-def _field(obj: Any, *names: str, default: Any = None) -> Any:
-    for name in names:
-        if isinstance(obj, Mapping) and name in obj:
-            return obj[name]
-        if not isinstance(obj, Mapping) and hasattr(obj, name):
-            return getattr(obj, name)
-    return default
-
-
-def _as_turn(result: Any) -> Turn:
-    """agent.conversation's TurnResult (or this module's Turn) as a Turn; read by field name, duck-typed."""
-    if isinstance(result, Turn):
-        return result
-    calls = []
-    for call in _field(result, "tool_calls", "calls", default=None) or []:
-        outcome = _field(call, "result", "response", default=None)
-        calls.append(
-            ToolCall(
-                name=str(_field(call, "name", default="tool")),
-                args=dict(_field(call, "args", "arguments", default=None) or {}),
-                result=dict(outcome) if isinstance(outcome, Mapping) else None,
-                executed=bool(_field(call, "executed", default=outcome is not None)),
-            )
-        )
-    pending = _field(result, "confirmation", "pending_confirmation", "pending", default=None)
-    confirmation = None
-    if pending is not None:
-        confirmation = PendingConfirmation(
-            call_id=str(_field(pending, "call_id", "confirmation_call_id", "id", "function_call_id", default="")),
-            hint=str(_field(pending, "hint", default="") or ""),
-            payload=dict(_field(pending, "payload", default=None) or {}),
-            tool_name=_field(pending, "tool_name", "tool", "name", default=None),
-        )
-    text = _field(result, "text", "final_text", "reply", default="") or ""
-    return Turn(tool_calls=calls, confirmation=confirmation, text=str(text))
-
-
-def _conversation_module() -> Any:
-    try:
-        from agent import conversation
-    except ImportError:
-        return None
-    return conversation if hasattr(conversation, "run_turn") else None
-
-
-async def _collect(runner: Any, *, user_id: str, session_id: str, message: Any) -> Turn:
-    """Run one invocation on the ADK runner and gather its tool calls, confirmation request and text."""
-    turn = Turn()
-    by_id: dict[str, ToolCall] = {}
-    texts: list[str] = []
-    async for event in runner.run_async(user_id=user_id, session_id=session_id, new_message=message):
-        for call in event.get_function_calls() or []:
-            args = dict(call.args or {})
-            if call.name == CONFIRMATION_CALL:
-                asked = args.get("toolConfirmation") or {}
-                original = args.get("originalFunctionCall") or {}
-                turn.confirmation = PendingConfirmation(
-                    call_id=str(call.id),
-                    hint=str(asked.get("hint") or ""),
-                    payload=dict(asked.get("payload") or {}),
-                    tool_name=original.get("name"),
-                )
-                continue
-            tool_call = ToolCall(name=call.name or "tool", args=args)
-            by_id[str(call.id)] = tool_call
-            turn.tool_calls.append(tool_call)
-        for response in event.get_function_responses() or []:
-            if response.name == CONFIRMATION_CALL:
-                continue
-            tool_call = by_id.get(str(response.id))
-            if tool_call is None:  # the resumed tool after an approval: its call was in the earlier turn
-                tool_call = ToolCall(name=response.name or "tool", args={})
-                by_id[str(response.id)] = tool_call
-                turn.tool_calls.append(tool_call)
-            tool_call.result = dict(response.response or {})
-            tool_call.executed = True
-        if event.author != "user" and not getattr(event, "partial", False) and event.content:
-            for part in event.content.parts or []:
-                if part.text and not getattr(part, "thought", False):
-                    texts.append(part.text)
-    turn.text = "\n\n".join(t.strip() for t in texts if t.strip())
-    return turn
-
-
-async def run_turn(runner: Any, *, user_id: str, session_id: str, text: str) -> Turn:
-    conversation = _conversation_module()
-    if conversation is not None:
-        return _as_turn(
-            await conversation.run_turn(runner, user_id=user_id, session_id=session_id, text=text)
-        )
-    from google.genai import types
-
-    message = types.Content(role="user", parts=[types.Part(text=text)])
-    return await _collect(runner, user_id=user_id, session_id=session_id, message=message)
-
-
-async def answer_confirmation(
-    runner: Any, *, user_id: str, session_id: str, confirmation_call_id: str, approved: bool, payload: dict
-) -> Turn:
-    conversation = _conversation_module()
-    if conversation is not None and hasattr(conversation, "answer_confirmation"):
-        return _as_turn(
-            await conversation.answer_confirmation(
-                runner,
-                user_id=user_id,
-                session_id=session_id,
-                confirmation_call_id=confirmation_call_id,
-                approved=approved,
-                payload=payload,
-            )
-        )
-    from google.genai import types
-
-    response = types.FunctionResponse(
-        id=confirmation_call_id, name=CONFIRMATION_CALL, response={"confirmed": approved, "payload": payload}
-    )
-    message = types.Content(role="user", parts=[types.Part(function_response=response)])
-    return await _collect(runner, user_id=user_id, session_id=session_id, message=message)
 
 
 # ------------------------------------------------------------------------------- process state
@@ -271,7 +127,9 @@ async def on_message(message: cl.Message) -> None:
     try:
         state = await _chat_state()
         _, runner = await backend()
-        turn = await run_turn(runner, user_id=state.user_id, session_id=state.session_id, text=message.content)
+        turn = await run_turn(
+            runner, user_id=state.user_id, session_id=state.session_id, text=message.content
+        )
         await show_turn(state, turn)
     except Exception:
         log.exception("turn failed")
@@ -279,7 +137,7 @@ async def on_message(message: cl.Message) -> None:
 
 
 # ------------------------------------------------------------------------------- rendering a turn
-async def show_turn(state: ChatState, turn: Turn, depth: int = 0) -> None:
+async def show_turn(state: ChatState, turn: TurnResult, depth: int = 0) -> None:
     for call in turn.tool_calls:
         await _tool_step(call)
         if call.name == "list_providers" and (call.result or {}).get("status") == "ok":
@@ -293,12 +151,13 @@ async def show_turn(state: ChatState, turn: Turn, depth: int = 0) -> None:
 async def _tool_step(call: ToolCall) -> None:
     async with cl.Step(name=call.name, type="tool", show_input="json") as step:
         step.input = render.tool_input(call.args)
-        step.output = render.tool_summary(call.name, call.result) if call.executed else "not run"
+        # A call paused for confirmation has a result (awaiting_confirmation) but did not run yet.
+        step.output = render.tool_summary(call.name, call.result) if call.result is not None else "not run"
         if (call.result or {}).get("status") == "error":
             step.is_error = True
 
 
-def _card_from_turn(turn: Turn, plan_id: str) -> dict[str, Any] | None:
+def _card_from_turn(turn: TurnResult, plan_id: str) -> dict[str, Any] | None:
     for call in reversed(turn.tool_calls):
         result = call.result or {}
         if result.get("status") == "awaiting_confirmation" and result.get("plan_id") == plan_id:
@@ -307,7 +166,7 @@ def _card_from_turn(turn: Turn, plan_id: str) -> dict[str, Any] | None:
     return None
 
 
-async def _stored_card(state: ChatState, turn: Turn, plan_id: str) -> dict[str, Any] | None:
+async def _stored_card(state: ChatState, turn: TurnResult, plan_id: str) -> dict[str, Any] | None:
     """The card for ``plan_id``: from the plan the service stored, else the tool's own (code-built) result."""
     service, _ = await backend()
     plan_summary = getattr(service, "plan_summary", None)
@@ -322,16 +181,21 @@ async def _stored_card(state: ChatState, turn: Turn, plan_id: str) -> dict[str, 
     return _card_from_turn(turn, plan_id)
 
 
-async def confirm(state: ChatState, turn: Turn, depth: int) -> None:
+async def confirm(state: ChatState, turn: TurnResult, depth: int) -> None:
     pending = turn.confirmation
     assert pending is not None
-    payload = {"plan_id": str(pending.payload.get("plan_id", "")), "plan_hash": str(pending.payload.get("plan_hash", ""))}
+    payload = {
+        "plan_id": str(pending.payload.get("plan_id", "")),
+        "plan_hash": str(pending.payload.get("plan_hash", "")),
+    }
     card = await _stored_card(state, turn, payload["plan_id"])
     _, runner = await backend()
     if card is None or str(card.get("plan_hash", "")) != payload["plan_hash"]:
         # The plan changed or vanished between the request and now: never ask the user to approve it.
         await _answer(state, pending, approved=False, payload=payload, depth=depth, quiet=True)
-        await _say(render.error_text("The plan to approve could not be verified.", "Ask Necto to build it again."))
+        await _say(
+            render.error_text("The plan to approve could not be verified.", "Ask Necto to build it again.")
+        )
         return
 
     await cl.Message(content=render.confirmation_card(card), author="Necto").send()
@@ -370,7 +234,7 @@ async def _answer(
         runner,
         user_id=state.user_id,
         session_id=state.session_id,
-        confirmation_call_id=pending.call_id,
+        confirmation_call_id=pending.confirmation_call_id,
         approved=approved,
         payload=payload,
     )
@@ -384,9 +248,14 @@ async def _answer(
     await tracker.start()
     try:
         turn = await tracker.follow(call)
-        outcome = _executed_result(turn, pending.tool_name)
+        outcome = _executed_result(turn, (pending.original_call or {}).get("name"))
         job_id = (outcome or {}).get("job_id")
-        if outcome and outcome.get("status") == "ok" and job_id and (card or {}).get("action") != "close deployment":
+        if (
+            outcome
+            and outcome.get("status") == "ok"
+            and job_id
+            and (card or {}).get("action") != "close deployment"
+        ):
             if str(outcome.get("state")) not in TERMINAL_STATES:
                 await tracker.until_settled(str(job_id))
     finally:
@@ -401,12 +270,14 @@ async def _answer(
         await _say(f"**Live:** {links}")
         await stream_logs(state, str(job_id))
     elif final_state == "failed":
-        await _say(render.error_text("The deployment did not start.", "Ask Necto for its status or to close it."))
+        await _say(
+            render.error_text("The deployment did not start.", "Ask Necto for its status or to close it.")
+        )
     elif final_state and final_state not in TERMINAL_STATES:
         await _say(f"Still {render.safe_text(final_state, 20)}; ask “status” in a minute to check on it.")
 
 
-def _executed_result(turn: Turn, tool_name: str | None) -> dict[str, Any] | None:
+def _executed_result(turn: TurnResult, tool_name: str | None) -> dict[str, Any] | None:
     names = {tool_name} if tool_name else {"deploy", "close_deployment"}
     for call in reversed(turn.tool_calls):
         if call.name in names and call.result is not None:
@@ -430,7 +301,9 @@ class ProgressTracker:
         events = getattr(self._service, "events", None)
         if events is not None:
             self._queue = events.subscribe(self._owner)
-        self._message = cl.Message(content="**Deploy progress**\n\n- ✅ Approved; working on it…", author="Necto")
+        self._message = cl.Message(
+            content="**Deploy progress**\n\n- ✅ Approved; working on it…", author="Necto"
+        )
         await self._message.send()
 
     def stop(self) -> None:
@@ -445,7 +318,7 @@ class ProgressTracker:
     def uris_of(self, job_id: str) -> list[str]:
         return self._uris.get(job_id, [])
 
-    async def follow(self, call: Any) -> Turn:
+    async def follow(self, call: Any) -> TurnResult:
         """Await the approved turn while showing events as they arrive."""
         task = asyncio.ensure_future(call)
         try:
@@ -469,7 +342,9 @@ class ProgressTracker:
             return
         changed = False
         try:
-            event = await asyncio.wait_for(self._queue.get(), timeout) if timeout else self._queue.get_nowait()
+            event = (
+                await asyncio.wait_for(self._queue.get(), timeout) if timeout else self._queue.get_nowait()
+            )
             while True:
                 changed |= self._take(event, job_id)
                 event = self._queue.get_nowait()

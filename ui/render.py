@@ -105,8 +105,20 @@ def _micro(value: Any, unit: str, per_unit: int) -> str:
 
 
 # --------------------------------------------------------------------------------------- offers
-_COLUMNS = ("#", "Provider", "Source", "GPU", "vCPU", "Mem (GiB)", "Region", "$/hour", "Total",
-            "$/PFLOP-h", "Uptime", "Notes")
+_COLUMNS = (
+    "#",
+    "Provider",
+    "Source",
+    "GPU",
+    "vCPU",
+    "Mem (GiB)",
+    "Region",
+    "$/hour",
+    "Total",
+    "$/PFLOP-h",
+    "Uptime",
+    "Notes",
+)
 
 
 def _gpu(offer: Mapping[str, Any]) -> str:
@@ -165,8 +177,14 @@ def offers_table(result: Mapping[str, Any], top: int = 8) -> str:
     lines: list[str] = []
     if offers:
         lines.append("| " + " | ".join(_COLUMNS) + " |")
-        lines.append("|" + "|".join("---:" if c in {"#", "vCPU", "Mem (GiB)", "$/hour", "Total", "$/PFLOP-h",
-                                                     "Uptime"} else "---" for c in _COLUMNS) + "|")
+        lines.append(
+            "|"
+            + "|".join(
+                "---:" if c in {"#", "vCPU", "Mem (GiB)", "$/hour", "Total", "$/PFLOP-h", "Uptime"} else "---"
+                for c in _COLUMNS
+            )
+            + "|"
+        )
         for rank, offer in enumerate(offers, start=1):
             lines.append("| " + " | ".join(_offer_row(rank, offer)) + " |")
     else:
@@ -190,7 +208,9 @@ def recommendation_sentence(result: Mapping[str, Any]) -> str:
         return ""
     per_hour = _number(offer.get("usd_per_hour"))
     per_month = _usd(per_hour * HOURS_PER_MONTH) if per_hour is not None else "—"
-    where = ", ".join(x for x in (safe_text(offer.get("source"), 20), safe_text(offer.get("region"), 20)) if x)
+    where = ", ".join(
+        x for x in (safe_text(offer.get("source"), 20), safe_text(offer.get("region"), 20)) if x
+    )
     sentence = (
         f"**Recommended:** {safe_text(offer.get('provider'), 40) or 'the first offer'}"
         f"{f' ({where})' if where else ''} at {_usd(per_hour, per='/hour')} (about {per_month}/month)"
@@ -206,10 +226,32 @@ def recommendation_sentence(result: Mapping[str, Any]) -> str:
 
 # ---------------------------------------------------------------------------------- the card
 _CARD_KNOWN = {
-    "action", "network", "chain_id", "owner", "dseq", "deposit_uact", "deposit_usd", "deposit_act",
-    "max_price_uact_per_block", "max_usd_per_hour", "max_usd_per_month", "provider", "provider_rule", "images",
-    "ports", "fee_uakt_max", "plan_hash", "manifest_hash", "messages", "plan_id", "job_id", "workload",
-    "expected_usd_per_hour", "funded_hours", "refund_estimate_act", "notes",
+    "action",
+    "network",
+    "chain_id",
+    "owner",
+    "dseq",
+    "deposit_uact",
+    "deposit_usd",
+    "deposit_act",
+    "max_price_uact_per_block",
+    "max_usd_per_hour",
+    "max_usd_per_month",
+    "provider",
+    "provider_rule",
+    "images",
+    "ports",
+    "fee_uakt_max",
+    "plan_hash",
+    "manifest_hash",
+    "messages",
+    "plan_id",
+    "job_id",
+    "workload",
+    "expected_usd_per_hour",
+    "funded_hours",
+    "refund_estimate_act",
+    "notes",
 }
 
 
@@ -258,7 +300,10 @@ def confirmation_card(card: Mapping[str, Any]) -> str:
         provider += f" ({safe_text(card.get('provider_rule'), 100)})"
     row("Provider", provider)
     if "deposit_uact" in card or "deposit_usd" in card:
-        row("Deposit (escrow)", f"{_micro(card.get('deposit_uact'), 'ACT', UACT_PER_ACT)} ≈ {_usd(card.get('deposit_usd'))}")
+        row(
+            "Deposit (escrow)",
+            f"{_micro(card.get('deposit_uact'), 'ACT', UACT_PER_ACT)} ≈ {_usd(card.get('deposit_usd'))}",
+        )
     if "max_price_uact_per_block" in card:
         row(
             "Max price",
@@ -266,12 +311,17 @@ def confirmation_card(card: Mapping[str, Any]) -> str:
             f"≈ {_usd(card.get('max_usd_per_hour'), per='/hour')} ≈ {_usd(card.get('max_usd_per_month'), per='/month')}",
         )
     if card.get("expected_usd_per_hour") is not None:
-        row("Expected price", f"≈ {_usd(card.get('expected_usd_per_hour'), per='/hour')} (from the recommended offer)")
+        row(
+            "Expected price",
+            f"≈ {_usd(card.get('expected_usd_per_hour'), per='/hour')} (from the recommended offer)",
+        )
     if card.get("funded_hours") is not None:
         row("Deposit lasts", f"about {_plain_number(card.get('funded_hours'), 1)} hours at the max price")
     if "refund_estimate_act" in card:
         refund = card.get("refund_estimate_act")
-        row("Refund estimate", f"{_plain_number(refund, 6)} ACT" if _number(refund) is not None else "unknown")
+        row(
+            "Refund estimate", f"{_plain_number(refund, 6)} ACT" if _number(refund) is not None else "unknown"
+        )
     if "images" in card:
         images = card.get("images") or []
         row("Images", ", ".join(_code(i, 100) for i in list(images)[:8]) or "—")
@@ -408,7 +458,9 @@ def tool_summary(name: str, result: Mapping[str, Any] | None) -> str:
     status = result.get("status")
     if status == "error":
         hint = result.get("hint")
-        return f"Error: {safe_text(result.get('message'), 200)}" + (f" {safe_text(hint, 200)}" if hint else "")
+        return f"Error: {safe_text(result.get('message'), 200)}" + (
+            f" {safe_text(hint, 200)}" if hint else ""
+        )
     if status == "rejected":
         return "Declined by you; nothing was signed."
     if status == "awaiting_confirmation":

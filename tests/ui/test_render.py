@@ -77,7 +77,12 @@ def test_offers_table_lists_top_eight_in_rank_order_with_all_columns():
 
 def test_recommendation_sentence_uses_the_offer_numbers():
     best = _offer("cheap-one", 0.02)
-    result = {"status": "ok", "offers": [best], "recommendation": best, "explanation": "Cheapest audited offer."}
+    result = {
+        "status": "ok",
+        "offers": [best],
+        "recommendation": best,
+        "explanation": "Cheapest audited offer.",
+    }
 
     sentence = render.recommendation_sentence(result)
 
@@ -186,9 +191,20 @@ def test_card_shows_the_service_cards_extra_fields():
 
 def test_close_card_from_the_service():
     card = render.confirmation_card(
-        {"action": "close deployment", "plan_id": "plan_2", "network": "sandbox", "chain_id": "necto-sandbox-1",
-         "owner": "akash1xyz", "dseq": 5, "job_id": "job_9", "provider": "p1", "refund_estimate_act": "4.2",
-         "fee_uakt_max": 200000, "plan_hash": "abc", "messages": []}
+        {
+            "action": "close deployment",
+            "plan_id": "plan_2",
+            "network": "sandbox",
+            "chain_id": "necto-sandbox-1",
+            "owner": "akash1xyz",
+            "dseq": 5,
+            "job_id": "job_9",
+            "provider": "p1",
+            "refund_estimate_act": "4.2",
+            "fee_uakt_max": 200000,
+            "plan_hash": "abc",
+            "messages": [],
+        }
     )
     assert "4.2 ACT" in card and "`job_9`" in card and "Max price" not in card
 
@@ -238,20 +254,25 @@ def test_logs_block_cannot_be_broken_out_of():
 
 def test_tool_summaries_are_short_and_code_written():
     best = _offer("cheap-one", 0.02)
-    assert render.tool_summary("list_providers", {"status": "ok", "offers": [best], "recommendation": best}) == (
-        "1 offer compared; best: cheap-one at $0.02/hour."
-    )
+    assert render.tool_summary(
+        "list_providers", {"status": "ok", "offers": [best], "recommendation": best}
+    ) == ("1 offer compared; best: cheap-one at $0.02/hour.")
     assert "Waiting for your approval" in render.tool_summary(
         "deploy", {"status": "awaiting_confirmation", "plan_id": "p1"}
     )
     ok = render.tool_summary(
-        "deploy", {"status": "ok", "job_id": "j1", "state": "running", "provider": "p1", "uris": ["a.ingress.x"]}
+        "deploy",
+        {"status": "ok", "job_id": "j1", "state": "running", "provider": "p1", "uris": ["a.ingress.x"]},
     )
     assert "`j1`" in ok and "running" in ok and "a.ingress.x" in ok
-    err = render.tool_summary("build_sdl", {"status": "error", "message": "Too big.", "hint": "Use less memory."})
+    err = render.tool_summary(
+        "build_sdl", {"status": "error", "message": "Too big.", "hint": "Use less memory."}
+    )
     assert err == "Error: Too big. Use less memory."
     assert render.tool_summary("deploy", {"status": "rejected"}).startswith("Declined")
-    assert render.tool_input({"workload": "nextjs", "tool_context": object()}) == '{\n  "workload": "nextjs"\n}'
+    assert (
+        render.tool_input({"workload": "nextjs", "tool_context": object()}) == '{\n  "workload": "nextjs"\n}'
+    )
 
 
 def test_error_text_is_a_sentence_with_a_next_step():

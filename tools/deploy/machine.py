@@ -222,7 +222,7 @@ class DeployMachine:
     async def _fail_and_close(self, job_id: str, reason: str, *, hint: str = "") -> Job:
         job = self.ledger.job(job_id)
         closed_note = ""
-        if job.create_tx_hash or await self.backend.deployment_state(job.dseq) == "active":
+        if await self.backend.deployment_state(job.dseq) == "active":
             try:
                 job, refund = await self._close_on_chain(job, reason="cleanup after failure")
                 closed_note = f" The deployment was closed; {Decimal(refund) / Decimal(1_000_000)} ACT refunded."

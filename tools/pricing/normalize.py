@@ -125,18 +125,24 @@ def usd_per_hour_from_month(usd_per_month_: Decimal) -> Decimal:
 
 # --- Billing: increments, minimums, egress (pricing.md §2) ----------------------------------------------
 
-def billed_hours(hours: Decimal | float, *, increment_s: Decimal | int = 1, minimum_s: Decimal | int = 0) -> Decimal:
-    """Hours actually billed for ``hours`` of use: rounded up to the increment, then raised to the minimum.
+def billed_seconds(hours: Decimal | float, *, increment_s: Decimal | int = 1, minimum_s: Decimal | int = 0) -> Decimal:
+    """Seconds actually billed for ``hours`` of use: rounded up to the increment, then raised to the minimum.
 
     pricing.md §2 writes ``ceil(T / inc) * inc + max(0, min_commit - T)``; using the rounded time in the
     minimum term (``max(ceil(T/inc)*inc, min)``) is the same bill without counting a partial increment twice.
     """
-    used_s = to_decimal(hours) * SECONDS_PER_HOUR
+    # Quantize first: hours often arrive as a 28-digit quotient (30/3600) whose noise must not add an increment.
+    used_s = (to_decimal(hours) * SECONDS_PER_HOUR).quantize(Decimal("1e-6"))
     inc = to_decimal(increment_s, what="increment_s")
     if inc <= 0:
         raise PricingError("billing increment must be positive")
     rounded_s = (used_s / inc).to_integral_value(rounding=ROUND_CEILING) * inc
-    return max(rounded_s, to_decimal(minimum_s)) / SECONDS_PER_HOUR
+    return max(rounded_s, to_decimal(minimum_s))
+
+
+def billed_hours(hours: Decimal | float, *, increment_s: Decimal | int = 1, minimum_s: Decimal | int = 0) -> Decimal:
+    """``billed_seconds`` in hours."""
+    return billed_seconds(hours, increment_s=increment_s, minimum_s=minimum_s) / SECONDS_PER_HOUR
 
 
 def billed_cost(
@@ -154,9 +160,9 @@ def billed_cost(
     Lambda: increment 60 s, no minimum, no egress fee. AWS: increment 1 s, minimum 60 s, ~0.09 USD/GB egress.
     Akash: increment one block.
     """
-    billed = billed_hours(hours, increment_s=increment_s, minimum_s=minimum_s)
+    billed_s = billed_seconds(hours, increment_s=increment_s, minimum_s=minimum_s)
     return (
-        to_decimal(usd_per_hour) * billed
+        to_decimal(usd_per_hour) * billed_s / SECONDS_PER_HOUR
         + to_decimal(egress_gb) * to_decimal(usd_per_egress_gb)
         + to_decimal(storage_usd)
     )

@@ -21,7 +21,7 @@ import yaml
 
 from tools.errors import InvalidSDL
 
-__all__ = ["MAX_NODES", "MAX_SDL_BYTES", "DOCUMENT", "load_yaml"]
+__all__ = ["DOCUMENT", "MAX_NODES", "MAX_SDL_BYTES", "load_trusted_yaml", "load_yaml"]
 
 MAX_SDL_BYTES = 1024 * 1024
 MAX_NODES = 100_000
@@ -41,6 +41,14 @@ _SDLLoader.yaml_implicit_resolvers = {
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 _SDLLoader.add_implicit_resolver(_BOOL_TAG, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
+
+
+def load_trusted_yaml(text: str) -> object:
+    """Load a file we ship (schema, templates) with the same YAML 1.2 scalar rules, without limits.
+
+    The SDL schema itself says ``const: off``: PyYAML's default rules would read that as ``False``.
+    """
+    return yaml.load(text, Loader=_SDLLoader)  # noqa: S506 - _SDLLoader is a SafeLoader
 
 
 def load_yaml(text: str) -> object:

@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
-import yaml
 from jsonschema.exceptions import ValidationError, best_match
 
 from tools.errors import InvalidSDL
+from tools.sdl.loader import load_trusted_yaml
 
 __all__ = ["DEFAULT_SCHEMA_PATH", "format_path", "load_schema", "validate_structure"]
 
@@ -50,8 +50,7 @@ _FRIENDLY_BY_FIELD = {
 @lru_cache(maxsize=4)
 def load_schema(path: Path = DEFAULT_SCHEMA_PATH) -> jsonschema.Draft7Validator:
     """Load and compile the schema once per path."""
-    with Path(path).open(encoding="utf-8") as handle:
-        schema = yaml.safe_load(handle)
+    schema = load_trusted_yaml(Path(path).read_text(encoding="utf-8"))
     jsonschema.Draft7Validator.check_schema(schema)
     return jsonschema.Draft7Validator(schema)
 

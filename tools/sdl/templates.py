@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from tools.errors import InvalidRequest, InvalidSDL, UnknownTemplate
 from tools.request import GPU_MODELS
 from tools.sdl.compiler import compile_sdl
+from tools.sdl.loader import load_trusted_yaml
 from tools.sdl.units import parse_bytes, parse_cpu_millis, parse_gpu_units
 
 __all__ = ["TEMPLATES_DIR", "TemplateInfo", "TemplateVars", "list_templates", "render_sdl"]
@@ -213,7 +214,7 @@ def _ids(templates_dir: Path) -> list[str]:
 @lru_cache(maxsize=64)
 def _read(path: Path, mtime_ns: int) -> dict[str, Any]:
     del mtime_ns  # part of the cache key only: an edited template is re-read
-    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    document = load_trusted_yaml(path.read_text(encoding="utf-8"))
     if not isinstance(document, dict) or not isinstance(document.get(METADATA_KEY), dict):
         raise ValueError(f"{path.name}: a template needs an {METADATA_KEY} mapping")
     return document

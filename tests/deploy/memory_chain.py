@@ -1,0 +1,126 @@
+"""An in-memory ChainBackend: a real implementation of the interface with switches for failure modes.
+
+Bodies are JSON (not protobuf): this fake exercises the state machine, not the wire format (the devnet
+tests do that). It counts what was signed so tests can prove nothing is ever paid twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from decimal import Decimal
+
+from tools.deploy.backend import Bid, IncludedTx, LeaseReadiness
+from tools.errors import ManifestRejected
+
+
+class Crash(BaseException):
+    """Simulates the process dying (not an Exception: nothing may catch and continue)."""
+
+
+class MemoryChain:
+    network = "sandbox"
+    chain_id = "necto-sandbox-1"
+
+    def __init__(self, *, bids: list[tuple[str, str]] | None = None, balance_uact: int = 100_000_000) -> None:
+        self.height = 100
+        self.balance_uact = balance_uact
+        self.deployments: dict[int, dict] = {}
+        self.txs: dict[str, IncludedTx] = {}
+        self.signed: list[dict] = []
+        self.offered_bids = bids if bids is not None else [("akash1cheap", "5"), ("akash1dear", "9")]
+        self.reject_manifest = False
+        self.crash_after_sign = False
+        self.drop_broadcast = False
+        self.ready_after_polls = 1
+        self._polls = 0
+
+    @property
+    def address(self) -> str:
+        return "akash1owner"
+
+    async def ensure_funds(self, *, need_uact: int) -> None:
+        return None
+
+    def create_deployment_body(self, *, dseq, groups, manifest_hash, deposit_uact) -> bytes:
+        return json.dumps({"type": "create", "dseq": dseq, "deposit": deposit_uact}).encode()
+
+    def create_lease_body(self, *, dseq, gseq, oseq, provider, bseq) -> bytes:
+        return json.dumps({"type": "lease", "dseq": dseq, "provider": provider}).encode()
+
+    def close_deployment_body(self, *, dseq) -> bytes:
+        return json.dumps({"type": "close", "dseq": dseq}).encode()
+
+    def describe(self, body: bytes) -> list[dict]:
+        return [json.loads(body)]
+
+    async def sign_and_send(self, body: bytes, *, on_signed) -> IncludedTx:
+        msg = json.loads(body)
+        tx_hash = hashlib.sha256(body + str(len(self.signed)).encode()).hexdigest().upper()
+        self.signed.append(msg)
+        on_signed(tx_hash)
+        if self.drop_broadcast and msg["type"] == "create":
+            raise Crash("died before the node saw the tx")
+        self._apply(msg)
+        self.height += 1
+        included = IncludedTx(tx_hash=tx_hash, height=self.height)
+        self.txs[tx_hash] = included
+        if self.crash_after_sign and msg["type"] == "create":
+            raise Crash("died after broadcasting")
+        return included
+
+    def _apply(self, msg: dict) -> None:
+        if msg["type"] == "create":
+            self.balance_uact -= msg["deposit"]
+            self.deployments[msg["dseq"]] = {"state": "active", "escrow": msg["deposit"], "lease": None}
+        elif msg["type"] == "lease":
+            self.deployments[msg["dseq"]]["lease"] = msg["provider"]
+        elif msg["type"] == "close":
+            d = self.deployments[msg["dseq"]]
+            spent = 3 if d["lease"] else 0
+            self.balance_uact += d["escrow"] - spent
+            d["state"] = "closed"
+
+    async def find_tx(self, tx_hash):
+        return self.txs.get(tx_hash)
+
+    async def deployment_state(self, dseq):
+        d = self.deployments.get(dseq)
+        return None if d is None else d["state"]
+
+    async def lease_state(self, dseq):
+        return "active" if self.deployments.get(dseq, {}).get("lease") else None
+
+    async def latest_height(self) -> int:
+        self.height += 1
+        return self.height
+
+    async def bids(self, dseq):
+        return [
+            Bid(provider=p, gseq=1, oseq=1, bseq=0, price_uact_per_block=Decimal(price), denom="uact",
+                created_height=self.height, raw={"bid": {"state": "open"}})
+            for p, price in self.offered_bids
+        ]
+
+    async def provider_info(self, provider):
+        return {"owner": provider, "host_uri": f"https://{provider}.example:8443",
+                "attributes": [{"key": "organization", "value": provider.removeprefix("akash1")}]}
+
+    async def uact_balance(self) -> int:
+        return self.balance_uact
+
+    async def send_manifest(self, host_uri, dseq, manifest_json):
+        if self.reject_manifest:
+            raise ManifestRejected("the provider computed a different manifest hash")
+
+    async def lease_readiness(self, host_uri, dseq, gseq, oseq):
+        self._polls += 1
+        ready = self._polls >= self.ready_after_polls
+        return LeaseReadiness(ready=ready, uris=["abc.ingress.example"] if ready else [], forwarded_ports=[], services={})
+
+    async def logs(self, host_uri, dseq, gseq, oseq, *, tail, follow, services):
+        for i in range(3):
+            yield {"service": "web", "message": f"line {i}"}
+
+    async def block_time_s(self) -> Decimal:
+        return Decimal("0.01")
