@@ -76,7 +76,9 @@ class LlmCallBudget:
     def before_model(self, callback_context: Any, llm_request: LlmRequest) -> LlmResponse | None:
         if self._calls.bump(str(callback_context.invocation_id)) > self.max_calls:
             return step_response(
-                Reply("Sorry, I stopped here: this turn reached its step limit. Nothing more was signed or spent.")
+                Reply(
+                    "Sorry, I stopped here: this turn reached its step limit. Nothing more was signed or spent."
+                )
             )
         return None
 

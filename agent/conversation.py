@@ -23,6 +23,7 @@ from google.adk.runners import InMemoryRunner, Runner
 from google.genai import types
 
 from agent.planner import AWAITING_TEXT, REFUSED_KEY
+from tools.agent_tools import STATE_CHANGING_TOOLS
 
 CONFIRMATION_CALL = "adk_request_confirmation"  # google.adk.utils._function_call_names
 REQUEST_FIELDS_TOOLS = ("list_providers", "build_sdl")
@@ -33,7 +34,9 @@ class ToolCall:
     name: str
     args: dict[str, Any]
     call_id: str | None
-    executed: bool = False  # the tool ran to a result (not paused for confirmation, not refused by a guard)
+    # The tool ran (not paused for confirmation, not refused by a guard); for deploy and close_deployment,
+    # the action itself was carried out.
+    executed: bool = False
     result: dict[str, Any] | None = None
 
     def as_contract(self) -> dict[str, Any]:
@@ -98,7 +101,9 @@ def _collect(events: list[Event], prior: list[ToolCall] | None = None) -> TurnRe
             if call.id:
                 by_id[call.id] = record
         for response in event.get_function_responses():
-            result = response.response if isinstance(response.response, dict) else {"result": response.response}
+            result = (
+                response.response if isinstance(response.response, dict) else {"result": response.response}
+            )
             record = by_id.get(response.id or "")
             if record is None:  # a resumed call from an earlier run_async
                 record = ToolCall(response.name or "", {}, response.id)
@@ -109,6 +114,8 @@ def _collect(events: list[Event], prior: list[ToolCall] | None = None) -> TurnRe
             record.result = result
             paused = response.id in (event.actions.requested_tool_confirmations or {})
             record.executed = not paused and not result.get("guard_refused", False)
+            if record.name in STATE_CHANGING_TOOLS:
+                record.executed = record.executed and result.get("status") == "ok"
             if paused and turn.confirmation is not None:
                 turn.confirmation.summary = result.get("summary")
         if event.content and event.content.parts and not event.get_function_calls():
@@ -152,7 +159,17 @@ async def answer_confirmation(
         response={"confirmed": bool(approved), "payload": payload},
     )
     message = types.Content(role="user", parts=[types.Part(function_response=response)])
-    return _collect(await _run(runner, user_id=user_id, session_id=session_id, message=message))
+    session = await runner.session_service.get_session(
+        app_name=runner.app_name, user_id=user_id, session_id=session_id
+    )
+    earlier = [
+        ToolCall(call.name or "", dict(call.args or {}), call.id)
+        for event in (session.events if session else [])
+        for call in event.get_function_calls()
+        if call.id and call.name != CONFIRMATION_CALL
+    ]
+    events = await _run(runner, user_id=user_id, session_id=session_id, message=message)
+    return _collect(events, prior=earlier)
 
 
 async def ask_json(
@@ -176,7 +193,9 @@ async def ask_json(
     if turn.confirmation is not None:
         confirmation = {
             "plan_id": turn.confirmation.plan_id,
-            "summary": turn.confirmation.summary if turn.confirmation.summary is not None else turn.confirmation.hint,
+            "summary": turn.confirmation.summary
+            if turn.confirmation.summary is not None
+            else turn.confirmation.hint,
         }
     return {
         "request": turn.request,

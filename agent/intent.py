@@ -18,11 +18,22 @@ from typing import Any, Literal, NamedTuple
 
 from tools.request import GPU_MODELS, HOURS_PER_MONTH, REGIONS, WORKLOADS
 
-Action = Literal["quote", "deploy", "logs", "status", "close", "jobs", "normalize", "record", "help", "refuse"]
+Action = Literal[
+    "quote", "deploy", "logs", "status", "close", "jobs", "normalize", "record", "help", "refuse"
+]
 
 REQUEST_FIELDS: tuple[str, ...] = (
-    "workload", "image", "cpu", "memory_gib", "storage_gib", "gpu_model", "gpu_count", "region",
-    "max_usd_per_hour", "hours", "objective",
+    "workload",
+    "image",
+    "cpu",
+    "memory_gib",
+    "storage_gib",
+    "gpu_model",
+    "gpu_count",
+    "region",
+    "max_usd_per_hour",
+    "hours",
+    "objective",
 )
 
 REFUSE_FUNDS = (
@@ -64,11 +75,39 @@ class Intent:
 # vocabulary
 
 _NUMBER_WORDS = {
-    "a": 1, "an": 1, "one": 1, "single": 1, "a single": 1, "two": 2, "a couple of": 2, "couple of": 2,
-    "a pair of": 2, "pair of": 2, "dual": 2, "three": 3, "four": 4, "quad": 4, "five": 5, "six": 6,
-    "seven": 7, "eight": 8, "nine": 9, "ten": 10, "eleven": 11, "twelve": 12, "sixteen": 16, "twenty": 20,
-    "twenty-four": 24, "thirty-two": 32, "sixty-four": 64, "half a": 0.5, "half of a": 0.5, "half an": 0.5,
-    "a quarter of a": 0.25, "quarter of a": 0.25, "a quarter": 0.25,
+    "a": 1,
+    "an": 1,
+    "one": 1,
+    "single": 1,
+    "a single": 1,
+    "two": 2,
+    "a couple of": 2,
+    "couple of": 2,
+    "a pair of": 2,
+    "pair of": 2,
+    "dual": 2,
+    "three": 3,
+    "four": 4,
+    "quad": 4,
+    "five": 5,
+    "six": 6,
+    "seven": 7,
+    "eight": 8,
+    "nine": 9,
+    "ten": 10,
+    "eleven": 11,
+    "twelve": 12,
+    "sixteen": 16,
+    "twenty": 20,
+    "twenty-four": 24,
+    "thirty-two": 32,
+    "sixty-four": 64,
+    "half a": 0.5,
+    "half of a": 0.5,
+    "half an": 0.5,
+    "a quarter of a": 0.25,
+    "quarter of a": 0.25,
+    "a quarter": 0.25,
 }
 # longest first so "a couple of" wins over "a"
 _NUM_WORDS_RE = "|".join(sorted((re.escape(w) for w in _NUMBER_WORDS), key=len, reverse=True))
@@ -101,18 +140,33 @@ assert {m for m, _ in _GPU_PATTERNS} <= set(GPU_MODELS)
 # (region, pattern): explicit codes first, then cities, countries, areas, continents.
 _REGION_PATTERNS: tuple[tuple[str, str], ...] = (
     *((code, rf"\b{re.escape(code)}\b") for code in sorted(REGIONS, key=len, reverse=True) if "-" in code),
-    ("eu-central", r"\b(?:germany|german|frankfurt|berlin|munich|falkenstein|nuremberg|central europe|"
-                   r"switzerland|zurich|austria|vienna|poland|warsaw|czech\w*|prague)\b"),
-    ("eu-west", r"\b(?:france|paris|london|uk|united kingdom|england|britain|ireland|dublin|netherlands|"
-                r"amsterdam|holland|belgium|brussels|western europe|west europe)\b"),
-    ("eu-north", r"\b(?:sweden|stockholm|finland|helsinki|norway|oslo|denmark|copenhagen|nordics?|"
-                 r"northern europe|north europe)\b"),
+    (
+        "eu-central",
+        r"\b(?:germany|german|frankfurt|berlin|munich|falkenstein|nuremberg|central europe|"
+        r"switzerland|zurich|austria|vienna|poland|warsaw|czech\w*|prague)\b",
+    ),
+    (
+        "eu-west",
+        r"\b(?:france|paris|london|uk|united kingdom|england|britain|ireland|dublin|netherlands|"
+        r"amsterdam|holland|belgium|brussels|western europe|west europe)\b",
+    ),
+    (
+        "eu-north",
+        r"\b(?:sweden|stockholm|finland|helsinki|norway|oslo|denmark|copenhagen|nordics?|"
+        r"northern europe|north europe)\b",
+    ),
     ("eu-south", r"\b(?:italy|milan|rome|spain|madrid|portugal|lisbon|southern europe|south europe)\b"),
-    ("us-west", r"\b(?:west coast|california|oregon|seattle|washington state|san francisco|bay area|"
-                r"silicon valley|los angeles|san jose|nevada|las vegas|arizona|phoenix|utah|west us|"
-                r"western us)\b"),
-    ("us-east", r"\b(?:east coast|virginia|new york|nyc|boston|new jersey|ohio|atlanta|georgia|florida|miami|"
-                r"washington dc|east us|eastern us)\b"),
+    (
+        "us-west",
+        r"\b(?:west coast|california|oregon|seattle|washington state|san francisco|bay area|"
+        r"silicon valley|los angeles|san jose|nevada|las vegas|arizona|phoenix|utah|west us|"
+        r"western us)\b",
+    ),
+    (
+        "us-east",
+        r"\b(?:east coast|virginia|new york|nyc|boston|new jersey|ohio|atlanta|georgia|florida|miami|"
+        r"washington dc|east us|eastern us)\b",
+    ),
     ("us-central", r"\b(?:texas|dallas|austin|houston|chicago|iowa|kansas|midwest|central us)\b"),
     ("ca-central", r"\b(?:toronto|montreal|quebec|ottawa)\b"),
     ("ca", r"\b(?:canada|canadian)\b"),
@@ -121,14 +175,20 @@ _REGION_PATTERNS: tuple[tuple[str, str], ...] = (
     ("sa", r"\b(?:south america|latin america|latam)\b"),
     ("au-southeast", r"\b(?:australia|sydney|melbourne)\b"),
     ("oceania", r"\b(?:oceania|new zealand)\b"),
-    ("asia-southeast", r"\b(?:singapore|southeast asia|south-east asia|indonesia|jakarta|vietnam|thailand|"
-                       r"bangkok|malaysia|philippines)\b"),
+    (
+        "asia-southeast",
+        r"\b(?:singapore|southeast asia|south-east asia|indonesia|jakarta|vietnam|thailand|"
+        r"bangkok|malaysia|philippines)\b",
+    ),
     ("asia-east", r"\b(?:japan|tokyo|osaka|korea|seoul|taiwan|hong kong|china|east asia)\b"),
     ("asia-south", r"\b(?:india|mumbai|bangalore|bengaluru|delhi|chennai|south asia)\b"),
     ("asia", r"\b(?:asia|asian|apac)\b"),
     ("eu", r"\b(?:europe|european|eu)\b"),
-    ("us", r"\b(?:usa|u\.s\.a?\.?|united states|america|the us|the states|in us|us based|us-based|us only|"
-           r"us region|us east or west)\b"),
+    (
+        "us",
+        r"\b(?:usa|u\.s\.a?\.?|united states|america|the us|the states|in us|us based|us-based|us only|"
+        r"us region|us east or west)\b",
+    ),
 )
 assert {r for r, _ in _REGION_PATTERNS} <= set(REGIONS)
 
@@ -142,15 +202,23 @@ _WORKLOAD_PATTERNS: tuple[tuple[str, str], ...] = (
     ("comfyui", r"\bcomfy\s?ui\b|\bcomfy\b|\bstable[\s-]?diffusion\b|\bsdxl\b|\bautomatic1111\b|\ba1111\b"),
     ("react", r"\breact(?:\.js|js)?\b(?! native)"),
     ("vue", r"\bvue(?:\.js|js)?\b"),
-    ("static", r"\bstatic (?:web)?site\b|\bstatic (?:html|page|pages|files|web)\b|\bhtml (?:site|page|website)\b|"
-               r"\bplain html\b|\blanding page\b|\bjust html\b"),
+    (
+        "static",
+        r"\bstatic (?:web)?site\b|\bstatic (?:html|page|pages|files|web)\b|\bhtml (?:site|page|website)\b|"
+        r"\bplain html\b|\blanding page\b|\bjust html\b",
+    ),
 )
 assert {w for w, _ in _WORKLOAD_PATTERNS} <= set(WORKLOADS)
 
 # Image names that imply a template (docker.io/library/postgres:16 -> postgres).
 _IMAGE_WORKLOADS = {
-    "wordpress": "wordpress", "postgres": "postgres", "jupyter": "jupyter", "ollama": "ollama",
-    "vllm": "vllm", "vllm-openai": "vllm", "comfyui": "comfyui",
+    "wordpress": "wordpress",
+    "postgres": "postgres",
+    "jupyter": "jupyter",
+    "ollama": "ollama",
+    "vllm": "vllm",
+    "vllm-openai": "vllm",
+    "comfyui": "comfyui",
 }
 
 _APP_NOUN = re.compile(
@@ -159,19 +227,40 @@ _APP_NOUN = re.compile(
 )
 
 _OBJECTIVE_PATTERNS: tuple[tuple[str, str], ...] = (
-    ("cheapest", r"\b(?:cheap|cheapest|cheaply|cheaper|lowest (?:price|cost)|least expensive|inexpensive|"
-                 r"affordable|budget[- ]friendly|on a budget|low[- ]cost|as little as possible|save money)\b"),
-    ("fastest", r"\b(?:fast|fastest|faster|quickest|most powerful|high[- ]performance|best performance|"
-                r"top performance|as fast as possible|maximum performance|beefiest)\b"),
-    ("reliable", r"\b(?:reliable|reliably|reliability|production|production[- ]grade|stable|high uptime|"
-                 r"uptime|dependable|mission[- ]critical|rock[- ]solid|always[- ]on)\b"),
+    (
+        "cheapest",
+        r"\b(?:cheap|cheapest|cheaply|cheaper|lowest (?:price|cost)|least expensive|inexpensive|"
+        r"affordable|budget[- ]friendly|on a budget|low[- ]cost|as little as possible|save money)\b",
+    ),
+    (
+        "fastest",
+        r"\b(?:fast|fastest|faster|quickest|most powerful|high[- ]performance|best performance|"
+        r"top performance|as fast as possible|maximum performance|beefiest)\b",
+    ),
+    (
+        "reliable",
+        r"\b(?:reliable|reliably|reliability|production|production[- ]grade|stable|high uptime|"
+        r"uptime|dependable|mission[- ]critical|rock[- ]solid|always[- ]on)\b",
+    ),
     ("balanced", r"\bbalanced\b"),
 )
 
 _TIME_UNITS_H = {
-    "minute": 1 / 60, "min": 1 / 60, "hour": 1.0, "hr": 1.0, "h": 1.0, "day": 24.0, "night": 12.0,
-    "week": 168.0, "wk": 168.0, "weekend": 48.0, "fortnight": 336.0, "month": float(HOURS_PER_MONTH),
-    "mo": float(HOURS_PER_MONTH), "year": 8760.0, "yr": 8760.0,
+    "minute": 1 / 60,
+    "min": 1 / 60,
+    "hour": 1.0,
+    "hr": 1.0,
+    "h": 1.0,
+    "day": 24.0,
+    "night": 12.0,
+    "week": 168.0,
+    "wk": 168.0,
+    "weekend": 48.0,
+    "fortnight": 336.0,
+    "month": float(HOURS_PER_MONTH),
+    "mo": float(HOURS_PER_MONTH),
+    "year": 8760.0,
+    "yr": 8760.0,
 }
 
 
@@ -180,8 +269,14 @@ def _unit_hours(word: str) -> float:
     if word in _TIME_UNITS_H:
         return _TIME_UNITS_H[word]
     if word.endswith("ly"):  # hourly, daily, weekly, monthly, yearly
-        return {"hourly": 1.0, "daily": 24.0, "weekly": 168.0, "monthly": float(HOURS_PER_MONTH),
-                "yearly": 8760.0, "nightly": 12.0}[word]
+        return {
+            "hourly": 1.0,
+            "daily": 24.0,
+            "weekly": 168.0,
+            "monthly": float(HOURS_PER_MONTH),
+            "yearly": 8760.0,
+            "nightly": 12.0,
+        }[word]
     return _TIME_UNITS_H[word.rstrip("s")]
 
 
@@ -200,38 +295,47 @@ def _int_or_float(value: float) -> int | float:
 # refusals: checked before anything else, and in front of every model (agent/callbacks.py)
 
 _REFUSALS: tuple[tuple[str, re.Pattern[str]], ...] = (
-    (REFUSE_KEYS, re.compile(
-        r"\b(?:private|secret|signing|priv|owner|wallet)[\s_-]*keys?\b|\bseed[\s_-]*(?:phrase|words?)\b|"
-        r"\bmnemonic\b|\brecovery[\s_-]*(?:phrase|words?)\b|\bsecret[\s_-]*phrase\b|\bkey[\s_-]*(?:file|store|ring)\b|"
-        r"\bkeyring\b|\bapi[\s_-]*keys?\b|\bgoogle_api_key\b|"
-        r"\b(?:show|print|reveal|display|give|tell|export|dump|leak|send|email|paste|read out)\b[^.?!]{0,30}"
-        r"\b(?:your|my|the|its|wallet|account|signer'?s?)\s+(?:keys?|credentials|secrets?)\b"
-    )),
-    (REFUSE_FUNDS, re.compile(
-        r"\b(?:send|transfer|wire|move|pay|give|tip|donate|bridge|swap)\b[^.?!]{0,40}?\b\d[\d,.]*\s*"
-        r"(?:akt|act|uakt|uact|usdc|atom|tokens?|coins?)\b|"
-        r"\b(?:send|transfer|wire|move|pay|give|tip|donate)\b[^.?!]{0,60}\bto\s+(?:akash1|cosmos1|osmo1|0x|"
-        r"this address|that address|the address|an address|address|my other wallet|another wallet|wallet)|"
-        r"\b(?:transfer|send|move|drain|empty|sweep)\b[^.?!]{0,30}\b(?:balance|funds|tokens|money|wallet|account)\b|"
-        r"\bwithdraw(?:al|s|ing)?\b|"
-        r"\bpay (?:to )?(?:this|that|the|an) (?:address|wallet|account|invoice)\b|"
-        r"\bakash1[0-9a-z]{8,}\b"
-    )),
-    (REFUSE_CONFIRMATION, re.compile(
-        r"\bwithout (?:asking|confirm\w*|approv\w*|my (?:approval|confirmation|permission|ok)|a confirmation|"
-        r"the confirmation|the card|prompting|checking with me|a prompt)\b|"
-        r"\b(?:skip|bypass|disable|turn off|ignore|avoid|suppress|circumvent|no need for|don'?t (?:need|show|want))"
-        r"\b[^.?!]{0,30}\b(?:confirm\w*|approv\w*|card|prompt)\b|"
-        r"\bauto[\s-]?(?:approv|confirm|sign|accept)\w*|\bpre[\s-]?(?:approv|confirm|authori[sz])\w*|"
-        r"\b(?:permission|authori[sz]ation|authori[sz]ed|allowed|free) to sign\b|"
-        r"\bsign (?:anything|everything|whatever|all)\b|"
-        r"\b(?:ignore|disregard|forget|override)\b[^.?!]{0,25}\b(?:previous|prior|above|earlier|all|your|system|the)"
-        r"\b[^.?!]{0,15}\b(?:instructions?|rules?|prompts?|guidelines|guardrails?|policy|policies)\b|"
-        r"\bdon'?t (?:ask|bother asking|check with)\b|"
-        r"\b(?:i (?:already |hereby )?(?:approve|confirm|consent|authori[sz]e)\b(?! the card)|"
-        r"consider (?:it|this|that) (?:approved|confirmed)|(?:it'?s|it is|this is) (?:pre-?)?approved)\b|"
-        r"\b(?:developer|admin|god|jailbreak|dan) mode\b"
-    )),
+    (
+        REFUSE_KEYS,
+        re.compile(
+            r"\b(?:private|secret|signing|priv|owner|wallet)[\s_-]*keys?\b|\bseed[\s_-]*(?:phrase|words?)\b|"
+            r"\bmnemonic\b|\brecovery[\s_-]*(?:phrase|words?)\b|\bsecret[\s_-]*phrase\b|\bkey[\s_-]*(?:file|store|ring)\b|"
+            r"\bkeyring\b|\bapi[\s_-]*keys?\b|\bgoogle_api_key\b|"
+            r"\b(?:show|print|reveal|display|give|tell|export|dump|leak|send|email|paste|read out)\b[^.?!]{0,30}"
+            r"\b(?:your|my|the|its|wallet|account|signer'?s?)\s+(?:keys?|credentials|secrets?)\b"
+        ),
+    ),
+    (
+        REFUSE_FUNDS,
+        re.compile(
+            r"\b(?:send|transfer|wire|move|pay|give|tip|donate|bridge|swap)\b[^.?!]{0,40}?\b\d[\d,.]*\s*"
+            r"(?:akt|act|uakt|uact|usdc|atom|tokens?|coins?)\b|"
+            r"\b(?:send|transfer|wire|move|pay|give|tip|donate)\b[^.?!]{0,60}\bto\s+(?:akash1|cosmos1|osmo1|0x|"
+            r"this address|that address|the address|an address|address|my other wallet|another wallet|wallet)|"
+            r"\b(?:transfer|send|move|drain|empty|sweep)\b[^.?!]{0,30}\b(?:balance|funds|tokens|money|wallet|account)\b|"
+            r"\bwithdraw(?:al|s|ing)?\b|"
+            r"\bpay (?:to )?(?:this|that|the|an) (?:address|wallet|account|invoice)\b|"
+            r"\bakash1[0-9a-z]{8,}\b"
+        ),
+    ),
+    (
+        REFUSE_CONFIRMATION,
+        re.compile(
+            r"\bwithout (?:asking|confirm\w*|approv\w*|my (?:approval|confirmation|permission|ok)|a confirmation|"
+            r"the confirmation|the card|prompting|checking with me|a prompt)\b|"
+            r"\b(?:skip|bypass|disable|turn off|ignore|avoid|suppress|circumvent|no need for|don'?t (?:need|show|want))"
+            r"\b[^.?!]{0,30}\b(?:confirm\w*|approv\w*|card|prompt)\b|"
+            r"\bauto[\s-]?(?:approv|confirm|sign|accept)\w*|\bpre[\s-]?(?:approv|confirm|authori[sz])\w*|"
+            r"\b(?:permission|authori[sz]ation|authori[sz]ed|allowed|free) to sign\b|"
+            r"\bsign (?:anything|everything|whatever|all)\b|"
+            r"\b(?:ignore|disregard|forget|override)\b[^.?!]{0,25}\b(?:previous|prior|above|earlier|all|your|system|the)"
+            r"\b[^.?!]{0,15}\b(?:instructions?|rules?|prompts?|guidelines|guardrails?|policy|policies)\b|"
+            r"\bdon'?t (?:ask|bother asking|check with)\b|"
+            r"\b(?:i (?:already |hereby )?(?:approve|confirm|consent|authori[sz]e)\b(?! the card)|"
+            r"consider (?:it|this|that) (?:approved|confirmed)|(?:it'?s|it is|this is) (?:pre-?)?approved)\b|"
+            r"\b(?:developer|admin|god|jailbreak|dan) mode\b"
+        ),
+    ),
 )
 
 
@@ -317,7 +421,7 @@ class _Masked:
     def __init__(self, text: str) -> None:
         self.text = text
 
-    def take(self, pattern: re.Pattern[str] | str, group: int | None = None) -> re.Match[str] | None:
+    def take(self, pattern: re.Pattern[str] | str) -> re.Match[str] | None:
         match = re.search(pattern, self.text) if isinstance(pattern, str) else pattern.search(self.text)
         if match:
             self.blank(match.start(), match.end())
@@ -338,7 +442,20 @@ _IMAGE_TOKEN = re.compile(
     r"^(?:[a-z0-9]+(?:[._-][a-z0-9]+)*(?::\d+)?/)?[a-z0-9]+(?:[._-][a-z0-9]+)*(?:/[a-z0-9]+(?:[._-][a-z0-9]+)*)*"
     r"(?::[A-Za-z0-9_][A-Za-z0-9_.-]{0,127})?(?:@sha256:[a-f0-9]{64})?$"
 )
-_NOT_IMAGE_NAMES = {"port", "localhost", "http", "https", "note", "url", "uri", "job", "id", "ip", "tcp", "udp"}
+_NOT_IMAGE_NAMES = {
+    "port",
+    "localhost",
+    "http",
+    "https",
+    "note",
+    "url",
+    "uri",
+    "job",
+    "id",
+    "ip",
+    "tcp",
+    "udp",
+}
 _IMAGE_CUE = re.compile(r"\b(?:image|container|docker|from|using|use|with)\s*$")
 
 
@@ -349,7 +466,9 @@ def _find_image(original: str, masked: _Masked) -> str | None:
             continue
         if not _IMAGE_TOKEN.match(token.lower() if "@" not in token else token):
             continue
-        name, _, tag = token.partition("@")[0].rpartition(":") if ":" in token.split("/")[-1] else (token, "", "")
+        name, _, tag = (
+            token.partition("@")[0].rpartition(":") if ":" in token.split("/")[-1] else (token, "", "")
+        )
         has_tag = bool(tag)
         if has_tag:
             base = name.split("/")[-1].lower()
@@ -385,9 +504,7 @@ def _find_port(masked: _Masked) -> int | None:
 
 
 _AMOUNT = r"(\d[\d,]*(?:\.\d+)?)\s*(k)?"
-_MONEY = (
-    rf"(?:\$\s*{_AMOUNT}|{_AMOUNT}\s*(?:usd|us dollars?|dollars?|bucks|\$)|{_AMOUNT}\s*(cents?|¢))"
-)
+_MONEY = rf"(?:\$\s*{_AMOUNT}|{_AMOUNT}\s*(?:usd|us dollars?|dollars?|bucks|\$)|{_AMOUNT}\s*(cents?|¢))"
 _RATE = (
     r"\s*(?:/\s*|per\s+|an?\s+|each\s+|every\s+)(hours?|hrs?|h|days?|weeks?|wks?|months?|mo|years?|yrs?|night)\b"
     r"|\s*(hourly|daily|weekly|monthly|yearly|nightly)\b"
@@ -415,10 +532,12 @@ def _find_budget(masked: _Masked, notes: list[str]) -> tuple[float | None, float
         groups = rate.groups()
         unit = groups[7] or groups[8]
         return _money_value(rate) / _unit_hours(unit), None
-    total = masked.take(re.compile(
-        rf"\b(?:budget|spend|total|all in|in total|max(?:imum)?|up to|at most|under|below|less than|no more than|"
-        rf"within|cap)\b[^$\d]{{0,20}}{_MONEY}|{_MONEY}\s*(?:budget|total|in total|all in|tops)\b"
-    ))
+    total = masked.take(
+        re.compile(
+            rf"\b(?:budget|spend|total|all in|in total|max(?:imum)?|up to|at most|under|below|less than|no more than|"
+            rf"within|cap)\b[^$\d]{{0,20}}{_MONEY}|{_MONEY}\s*(?:budget|total|in total|all in|tops)\b"
+        )
+    )
     if total:
         first = 0 if any(g is not None for g in total.groups()[:7]) else 7
         phrase = total.group(0)
@@ -441,8 +560,8 @@ def _find_hours(masked: _Masked) -> float | None:
     if match:
         return 0.5
     match = masked.take(
-        rf"(?<![\w.])(\d+(?:\.\d+)?|a couple of|couple of|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty|"
-        rf"twenty-four)[\s-]*(minutes?|mins?|hours?|hrs?|h|days?|nights?|weeks?|wks?|months?|mos?|years?|yrs?)\b"
+        r"(?<![\w.])(\d+(?:\.\d+)?|a couple of|couple of|two|three|four|five|six|seven|eight|nine|ten|twelve|twenty|"
+        r"twenty-four)[\s-]*(minutes?|mins?|hours?|hrs?|h|days?|nights?|weeks?|wks?|months?|mos?|years?|yrs?)\b"
     )
     if match:
         return _number(match.group(1)) * _unit_hours(match.group(2))
@@ -478,9 +597,9 @@ def _find_gpu(masked: _Masked, notes: list[str]) -> tuple[str | None, int | floa
         return model, None
     if masked.take(r"\b(?:no|without(?: a)?|zero) gpus?\b|\bcpu[\s-]only\b"):
         return None, 0
-    match = masked.take(re.compile(
-        rf"(?:(\d+)\s*(?:x\s*)?|({_NUM_WORDS_RE}|any|some)\s+)?(?:nvidia\s+)?gpus?\b"
-    ))
+    match = masked.take(
+        re.compile(rf"(?:(\d+)\s*(?:x\s*)?|({_NUM_WORDS_RE}|any|some)\s+)?(?:nvidia\s+)?gpus?\b")
+    )
     if match:
         digits, word = match.groups()
         if digits:
@@ -544,7 +663,9 @@ _JOB_ID = re.compile(
     r"\b(?:job|deployment|dseq|lease|app)\s*(?:id\s*)?(?:#|:|=|no\.?|number)?\s*"
     r"([A-Za-z0-9][A-Za-z0-9_-]*\d[A-Za-z0-9_-]*|[0-9a-fA-F]{4,})(?![\w])"
 )
-_LOOSE_ID = re.compile(r"\b(?:for|of|on|with|to)\s+#?([0-9a-f]*\d[0-9a-f]*[a-f][0-9a-f]*|[0-9a-f]*[a-f][0-9a-f]*\d[0-9a-f]*)\b")
+_LOOSE_ID = re.compile(
+    r"\b(?:for|of|on|with|to)\s+#?([0-9a-f]*\d[0-9a-f]*[a-f][0-9a-f]*|[0-9a-f]*[a-f][0-9a-f]*\d[0-9a-f]*)\b"
+)
 
 
 def _find_job_id(original: str) -> str | None:
@@ -591,7 +712,9 @@ def _find_price(text: str) -> Price | None:
         hours = _unit_hours(unit)
         if groups[6]:  # cents
             amount = float((groups[4]).replace(",", ""))
-            return Price(amount, "cents_per_hour") if hours == 1 else Price(amount / 100 / hours, "usd_per_hour")
+            return (
+                Price(amount, "cents_per_hour") if hours == 1 else Price(amount / 100 / hours, "usd_per_hour")
+            )
         usd = _money_value(match)
         if hours == 1:
             return Price(usd, "usd_per_hour")
@@ -650,7 +773,9 @@ def _request_args(original: str, lowered: str, notes: list[str]) -> tuple[dict[s
         if hours:
             per_hour = total / hours
         else:
-            notes.append(f"a total budget of ${total:g} needs a duration to become a price per hour; not used")
+            notes.append(
+                f"a total budget of ${total:g} needs a duration to become a price per hour; not used"
+            )
     if per_hour is not None:
         args["max_usd_per_hour"] = round(per_hour, 6)
     objective = _objective(rest, notes)
@@ -659,8 +784,10 @@ def _request_args(original: str, lowered: str, notes: list[str]) -> tuple[dict[s
     return args, port
 
 
-def _merge_previous(previous: dict[str, Any] | None, args: dict[str, Any], port: int | None) -> tuple[dict, int | None]:
-    if not previous:
+def _merge_previous(
+    previous: dict[str, Any] | None, args: dict[str, Any], port: int | None
+) -> tuple[dict, int | None]:
+    if previous is None:
         return args, port
     base = previous.get("request_args", previous)
     merged = {k: v for k, v in base.items() if k in REQUEST_FIELDS and v is not None}
@@ -688,7 +815,9 @@ def parse_intent(text: str, *, previous: dict[str, Any] | None = None) -> Intent
         return Intent("help")
 
     notes: list[str] = []
-    if _BLOCK_PRICE.search(lowered) or (_NORMALIZE_TRIGGER.search(lowered) and not _STRONG_DEPLOY.search(lowered)):
+    if _BLOCK_PRICE.search(lowered) or (
+        _NORMALIZE_TRIGGER.search(lowered) and not _STRONG_DEPLOY.search(lowered)
+    ):
         price = _find_price(lowered)
         if price and (_BLOCK_PRICE.search(lowered) or not _first(_WORKLOAD_PATTERNS, lowered)):
             return Intent("normalize", price=price)
@@ -705,13 +834,13 @@ def parse_intent(text: str, *, previous: dict[str, Any] | None = None) -> Intent
         return Intent("status", job_id=job_id)
 
     args, port = _request_args(original, lowered, notes)
-    if previous and _FOLLOW_UP_DEPLOY.search(lowered):
+    if previous is not None and _FOLLOW_UP_DEPLOY.search(lowered):
         merged, port = _merge_previous(previous, args, port)
         return Intent("deploy", request_args=merged, port=port, follow_up=True, notes=tuple(notes))
     if _FOLLOW_UP_DEPLOY.search(lowered):
         return Intent("deploy", request_args=args, port=port, notes=(*notes, "nothing quoted yet to deploy"))
 
-    follow_up = bool(previous) and bool(_FOLLOW_UP_QUOTE.search(lowered))
+    follow_up = previous is not None and bool(_FOLLOW_UP_QUOTE.search(lowered))
     if _STRONG_DEPLOY.search(lowered) or (_WEAK_DEPLOY.search(lowered) and not _QUOTE.search(lowered)):
         action: Action = "deploy"
     elif follow_up or _QUOTE.search(lowered) or set(args) - {"region", "objective", "hours"}:

@@ -29,8 +29,8 @@ REFUSED_KEY = "necto_refused"
 
 HELP_TEXT = (
     "I'm Necto. I compare compute offers (Akash providers and fixed-rate clouds) and deploy to Akash. "
-    "Try: \"cheapest A100 for 10 hours\", \"deploy my Next.js app cheaply in Europe\", \"show me the logs\", "
-    "\"is it running?\", \"shut it down\", \"list my jobs\" or \"what is 1000 uact per block in dollars\". "
+    'Try: "cheapest A100 for 10 hours", "deploy my Next.js app cheaply in Europe", "show me the logs", '
+    '"is it running?", "shut it down", "list my jobs" or "what is 1000 uact per block in dollars". '
     "Anything that spends or signs shows a confirmation card first; you approve it there."
 )
 AWAITING_TEXT = "Review the confirmation card and approve or reject it."
@@ -214,7 +214,7 @@ def _deploy_step(intent: Intent, conversation: Conversation) -> Step:
     current = conversation.current
     last = current[-1] if current else None
     if last is None:
-        if conversation.card_waiting and intent.follow_up:
+        if conversation.card_waiting and (intent.follow_up or not intent.request_args):
             return Reply(CARD_WAITING_TEXT)
         if not intent.request_args and not intent.follow_up:
             return Reply(
@@ -280,9 +280,10 @@ def _untrusted(value: Any, limit: int = 200) -> str:
 
 
 def _error_text(result: dict[str, Any]) -> str:
-    message = result.get("message") or "That didn't work."
-    hint = result.get("hint")
-    return f"That didn't work: {message}" + (f" {hint}" if hint else "") + " Nothing was signed or spent."
+    message = _untrusted(result.get("message") or "no details", 400)
+    hint = _untrusted(result.get("hint") or "", 300)
+    text = f"That didn't work: {message}" + (f" {hint}" if hint else "")
+    return text if "nothing was signed" in text.lower() else text + " Nothing was signed or spent."
 
 
 def _offer_line(offer: dict[str, Any], hours: Any) -> str:
@@ -291,7 +292,7 @@ def _offer_line(offer: dict[str, Any], hours: Any) -> str:
     line = f"{provider}" + (f" ({_untrusted(source, 40)})" if source and source != provider else "")
     if offer.get("usd_per_hour") is not None:
         line += f" at {_usd(offer['usd_per_hour'])}/h"
-    total = offer.get("total_usd")
+    total = offer.get("usd_total", offer.get("total_usd"))
     if total is None and offer.get("usd_per_hour") is not None and hours:
         try:
             total = float(offer["usd_per_hour"]) * float(hours)
@@ -319,9 +320,17 @@ def quote_text(result: dict[str, Any]) -> str:
             why = "; ".join(str(w) for w in why)
         if why:
             parts.append(f"Why: {_untrusted(why, 300)}.".replace("..", "."))
+        top = offers[0] if offers else None
+        if top is not None and top.get("offer_id") != recommendation.get("offer_id"):
+            parts.append("Top-ranked overall: " + _offer_line(top, hours) + ", which Necto can't deploy to.")
+        count = result.get("offers_total", len(offers))
         parts.append(
-            f"{len(offers)} offer{'s' if len(offers) != 1 else ''} compared"
-            + (f" from {len(sources)} source{'s' if len(sources) != 1 else ''} ({', '.join(sources)})" if sources else "")
+            f"{count} offer{'s' if count != 1 else ''} compared"
+            + (
+                f" from {len(sources)} source{'s' if len(sources) != 1 else ''} ({', '.join(sources)})"
+                if sources
+                else ""
+            )
             + "."
         )
     else:
@@ -333,9 +342,12 @@ def quote_text(result: dict[str, Any]) -> str:
             parts.append("Try relaxing the budget, the region or the GPU model.")
     if skipped:
         parts.append(
-            "Skipped: " + "; ".join(
-                f"{_untrusted(s.get('source', '?'), 40)} ({_untrusted(s.get('reason', ''), 120)})" for s in skipped
-            ) + "."
+            "Skipped: "
+            + "; ".join(
+                f"{_untrusted(s.get('source', '?'), 40)} ({_untrusted(s.get('reason', ''), 120)})"
+                for s in skipped
+            )
+            + "."
         )
     if isinstance(recommendation, dict):
         if _is_deployable(recommendation):
@@ -387,7 +399,8 @@ def logs_text(result: dict[str, Any], shown: int = 5) -> str:
         return f"No log lines yet for job {job}."
     tail = lines[-shown:]
     quoted = "\n".join(
-        f"    {_untrusted(line.get('service') or '-', 40)} | {_untrusted(line.get('message', ''))}" for line in tail
+        f"    {_untrusted(line.get('service') or '-', 40)} | {_untrusted(line.get('message', ''))}"
+        for line in tail
     )
     return (
         f"{len(lines)} log line{'s' if len(lines) != 1 else ''} for job {job}; the last {len(tail)} "
@@ -426,14 +439,20 @@ def jobs_text(result: dict[str, Any]) -> str:
     jobs = [j for j in result.get("jobs") or [] if isinstance(j, dict)]
     if not jobs:
         return "You have no jobs yet."
-    return f"{len(jobs)} job{'s' if len(jobs) != 1 else ''}:\n" + "\n".join(f"- {_job_fields(j)}" for j in jobs)
+    return f"{len(jobs)} job{'s' if len(jobs) != 1 else ''}:\n" + "\n".join(
+        f"- {_job_fields(j)}" for j in jobs
+    )
 
 
 def normalize_text(result: dict[str, Any]) -> str:
     if result.get("status") != "ok":
         return _error_text(result)
     inputs = result.get("inputs") or {}
-    given = f"{inputs.get('amount')} {str(inputs.get('unit', '')).replace('_', ' ')}".strip() if inputs else "That"
+    given = (
+        f"{inputs.get('amount')} {str(inputs.get('unit', '')).replace('_', ' ')}".strip()
+        if inputs
+        else "That"
+    )
     text = f"{given} is about {_usd(result.get('usd_per_hour'))}/h, {_usd(result.get('usd_per_month'))}/month"
     if result.get("uact_per_block") is not None:
         text += f" ({result['uact_per_block']} uact per block)"
@@ -445,7 +464,11 @@ def record_text(result: dict[str, Any]) -> str:
         return _error_text(result)
     job = result.get("job") if isinstance(result.get("job"), dict) else {}
     job_id = job.get("job_id") or job.get("id")
-    return f"Recorded job {_untrusted(job_id, 80)} in the ledger." if job_id else "Recorded the job in the ledger."
+    return (
+        f"Recorded job {_untrusted(job_id, 80)} in the ledger."
+        if job_id
+        else "Recorded the job in the ledger."
+    )
 
 
 # --------------------------------------------------------------------------------------------------

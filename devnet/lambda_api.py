@@ -29,6 +29,7 @@ REGIONS: tuple[tuple[str, str], ...] = (
 )
 
 # name, description, gpu_description, cents/hour, vcpus, memory GiB, storage GiB, gpus
+# fmt: off
 INSTANCE_TYPES: tuple[tuple[str, str, str, int, int, int, int, int], ...] = (
     ("cpu_4x_general", "4x vCPU general", "", 17, 4, 16, 100, 0),
     ("gpu_1x_a10", "1x A10 (24 GB PCIe)", "A10 (24 GB PCIe)", 79, 30, 200, 1400, 1),
@@ -43,8 +44,13 @@ INSTANCE_TYPES: tuple[tuple[str, str, str, int, int, int, int, int], ...] = (
     ("gpu_8x_h100_sxm5", "8x H100 (80 GB SXM5)", "H100 (80 GB SXM5)", 2392, 208, 1800, 22000, 8),
     ("gpu_1x_gh200", "1x GH200 (96 GB)", "GH200 (96 GB)", 169, 64, 432, 4000, 1),
 )
+# fmt: on
 ALWAYS_SOLD_OUT = frozenset({"gpu_8x_h100_sxm5", "gpu_1x_a100"})
-ALWAYS_AVAILABLE = {"gpu_1x_a100_sxm4": "us-west-1", "gpu_1x_h100_pcie": "us-east-1", "cpu_4x_general": "us-west-1"}
+ALWAYS_AVAILABLE = {
+    "gpu_1x_a100_sxm4": "us-west-1",
+    "gpu_1x_h100_pcie": "us-east-1",
+    "cpu_4x_general": "us-west-1",
+}
 
 
 def instance_types_body(seed: int = 0) -> dict:

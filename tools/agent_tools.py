@@ -32,7 +32,7 @@ STATE_CHANGING_TOOLS = frozenset({"deploy", "close_deployment"})
 class NectoToolBackend(Protocol):
     """What the tools need from the domain service (tools.service.NectoService implements it)."""
 
-    async def quote(self, request: dict[str, Any], *, limit: int) -> dict[str, Any]: ...
+    async def quote(self, request: dict[str, Any], *, limit: int, owner: str = "local") -> dict[str, Any]: ...
 
     def normalize_price(self, amount: float, unit: str, akt_usd: float | None) -> dict[str, Any]: ...
 
@@ -44,7 +44,9 @@ class NectoToolBackend(Protocol):
 
     async def create_close_plan(self, job_id: str | None, *, owner: str) -> dict[str, Any]: ...
 
-    async def execute_close_plan(self, plan_id: str, *, confirmed_hash: str, owner: str) -> dict[str, Any]: ...
+    async def execute_close_plan(
+        self, plan_id: str, *, confirmed_hash: str, owner: str, job_id: str | None = None
+    ) -> dict[str, Any]: ...
 
     def plan_summary(self, plan_id: str, *, owner: str) -> dict[str, Any]: ...
 
@@ -161,7 +163,7 @@ def build_agent_tools(backend: NectoToolBackend | Callable[[], NectoToolBackend]
             workload, image, cpu, memory_gib, storage_gib, gpu_model, gpu_count, region, max_usd_per_hour, hours,
             objective,
         )
-        return await _guard(svc().quote(args, limit=max(1, min(int(limit), 25))))
+        return await _guard(svc().quote(args, limit=max(1, min(int(limit), 25)), owner=_owner(tool_context)))
 
     async def normalize_price(
         amount: float, unit: PriceUnit, akt_usd: float | None = None, tool_context: Any = None
@@ -306,7 +308,7 @@ def build_agent_tools(backend: NectoToolBackend | Callable[[], NectoToolBackend]
             tool_context,
             plan_id,
             lambda owner_, confirmed_hash: svc().execute_close_plan(
-                plan_id, confirmed_hash=confirmed_hash, owner=owner_
+                plan_id, confirmed_hash=confirmed_hash, owner=owner_, job_id=job_id
             ),
         )
 

@@ -88,7 +88,7 @@ class NectoService:
         data = quote.to_json()
         offers = data["offers"][:limit]
         best = quote.ranking.best_deployable
-        recommendation = next((o for o in data["offers"] if best and o["offer_id"] == best.offer_id), None)
+        recommendation = next((o for o in data["offers"] if best and o["offer_id"] == best.offer.offer_id), None)
         result = {
             "status": "ok",
             "request": request.model_dump(mode="json"),
@@ -367,10 +367,14 @@ class NectoService:
         self.ledger.add_plan(plan)
         return {"status": "ok", "plan_id": plan.id, "plan_hash": digest, "job_id": job.id}
 
-    async def execute_close_plan(self, plan_id: str, *, confirmed_hash: str, owner: str) -> dict[str, Any]:
+    async def execute_close_plan(
+        self, plan_id: str, *, confirmed_hash: str, owner: str, job_id: str | None = None
+    ) -> dict[str, Any]:
         plan = self._verified_plan(plan_id, owner=owner)
         if plan.kind != "close" or not plan.job_id:
             raise PolicyDenied("That plan is not a close plan.")
+        if job_id and not plan.job_id.startswith(job_id):
+            raise PolicyDenied("The approval was for closing a different job; nothing was signed.")
         if confirmed_hash != plan.plan_hash:
             raise PolicyDenied("The approved card does not match this plan; nothing was signed.")
         job = self.ledger.get_job(plan.job_id, owner=owner)
@@ -491,6 +495,13 @@ class NectoService:
         results = []
         for job in self.ledger.unfinished_jobs():
             if job.network != self.settings.network:
+                continue
+            if job.state == "confirmed" and not job.create_tx_hash:
+                # Approved but never signed: prices and the user's intent may have moved since; signing
+                # now would act on a stale approval. Nothing was spent.
+                job = self.ledger.update_job(job.id, state="failed", error="Interrupted before signing.")
+                self.ledger.add_event(job.id, "failed", "Necto stopped before signing; nothing was spent. Ask again to redeploy.")
+                results.append(self._job_result(job))
                 continue
             plan = self.ledger.get_plan(job.plan_id, owner=job.owner)
             log.info("resuming job %s from %s", job.id, job.state)

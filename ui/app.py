@@ -17,7 +17,6 @@ import logging
 import sys
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -70,10 +69,14 @@ async def backend() -> tuple[Any, Any]:
         return _backend["service"], _backend["runner"]
 
 
-@dataclass
 class ChatState:
-    user_id: str
-    session_id: str
+    """This chat's ADK user and session. (No @dataclass: Chainlit execs this file without a sys.modules entry.)"""
+
+    __slots__ = ("user_id", "session_id")
+
+    def __init__(self, user_id: str, session_id: str) -> None:
+        self.user_id = user_id
+        self.session_id = session_id
 
 
 def _user_id() -> str:

@@ -113,17 +113,19 @@ def devnet(port: int = typer.Option(26657, help="Chain REST port (providers take
 def ask(message: str = typer.Argument(..., help="The message, or - to read one message per stdin line."),
         as_json: bool = typer.Option(False, "--json", help="One JSON object per message.")) -> None:
     """Ask Necto something. Never executes a state-changing tool (deploy/close wait for confirmation)."""
+    from agent.agent import build_agent
     from agent.conversation import ask_json
 
     messages = [line.strip() for line in sys.stdin] if message == "-" else [message]
     service = _service()
+    agent = build_agent(service, settings=service.settings)
 
     async def run_all() -> None:
         for text in messages:
             if not text:
                 continue
             try:
-                result = await ask_json(text, service=service)
+                result = await ask_json(text, agent=agent)
             except NectoError as exc:
                 result = {"request": None, "tool_calls": [], "confirmation": None, "refused": False,
                           "reply": exc.message, "error": exc.to_result()}

@@ -360,7 +360,7 @@ def confirmation_card(card: Mapping[str, Any]) -> str:
         "",
         "Necto built this from the exact transaction it will sign. Check it, then approve or reject.",
         "",
-        "| | |",
+        "| Field | Value |",
         "|---|---|",
     ]
     lines += [f"| **{label}** | {value} |" for label, value in rows]

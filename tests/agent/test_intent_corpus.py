@@ -21,24 +21,51 @@ REQUESTS: list[tuple[str, str, dict]] = [
     ("I want to host my WordPress blog", "deploy", {"workload": "wordpress"}),
     ("run a PostgreSQL database with 50GB disk", "deploy", {"workload": "postgres", "storage_gib": 50}),
     ("start a Jupyter notebook with a GPU", "deploy", {"workload": "jupyter", "gpu_count": 1}),
-    ("serve llama 3 with vllm on an H100", "deploy", {"workload": "vllm", "gpu_model": "h100", "gpu_count": 1}),
+    (
+        "serve llama 3 with vllm on an H100",
+        "deploy",
+        {"workload": "vllm", "gpu_model": "h100", "gpu_count": 1},
+    ),
     ("run ollama on a 4090", "deploy", {"workload": "ollama", "gpu_model": "rtx4090", "gpu_count": 1}),
-    ("launch ComfyUI on an RTX 3090", "deploy", {"workload": "comfyui", "gpu_model": "rtx3090", "gpu_count": 1}),
+    (
+        "launch ComfyUI on an RTX 3090",
+        "deploy",
+        {"workload": "comfyui", "gpu_model": "rtx3090", "gpu_count": 1},
+    ),
     ("host a stable diffusion UI", "deploy", {"workload": "comfyui"}),
     ("deploy my Django app", "deploy", {"workload": "custom"}),
     # images and ports (port checked separately)
     ("deploy nginx:1.27", "deploy", {"workload": "custom", "image": "nginx:1.27"}),
-    ("deploy ghcr.io/me/app:v2 listening on port 8080", "deploy", {"workload": "custom", "image": "ghcr.io/me/app:v2"}),
-    ("run my image docker.io/foo/bar on :3000", "deploy", {"workload": "custom", "image": "docker.io/foo/bar"}),
-    ("deploy postgres:16 in Frankfurt", "deploy", {"workload": "postgres", "image": "postgres:16", "region": "eu-central"}),
+    (
+        "deploy ghcr.io/me/app:v2 listening on port 8080",
+        "deploy",
+        {"workload": "custom", "image": "ghcr.io/me/app:v2"},
+    ),
+    (
+        "run my image docker.io/foo/bar on :3000",
+        "deploy",
+        {"workload": "custom", "image": "docker.io/foo/bar"},
+    ),
+    (
+        "deploy postgres:16 in Frankfurt",
+        "deploy",
+        {"workload": "postgres", "image": "postgres:16", "region": "eu-central"},
+    ),
     # resources
-    ("run nginx:1.27 with 4 cores and 8GB ram", "deploy",
-     {"workload": "custom", "image": "nginx:1.27", "cpu": 4, "memory_gib": 8}),
+    (
+        "run nginx:1.27 with 4 cores and 8GB ram",
+        "deploy",
+        {"workload": "custom", "image": "nginx:1.27", "cpu": 4, "memory_gib": 8},
+    ),
     ("how much for 2 vCPU and 16 GiB memory", "quote", {"cpu": 2, "memory_gib": 16}),
     ("price of half a CPU with 512MB memory", "quote", {"cpu": 0.5, "memory_gib": 0.5}),
     ("quote 8 cpus, 32gb of ram and 1TB disk", "quote", {"cpu": 8, "memory_gib": 32, "storage_gib": 1024}),
     ("find a server with 100 GB SSD", "quote", {"workload": "custom", "storage_gib": 100}),
-    ("compare prices for 2 cores, 4 GB RAM, 20GB storage", "quote", {"cpu": 2, "memory_gib": 4, "storage_gib": 20}),
+    (
+        "compare prices for 2 cores, 4 GB RAM, 20GB storage",
+        "quote",
+        {"cpu": 2, "memory_gib": 4, "storage_gib": 20},
+    ),
     # GPUs
     ("cheapest A100 for 10 hours", "quote", {"gpu_model": "a100", "hours": 10, "objective": "cheapest"}),
     ("how much is an H100", "quote", {"gpu_model": "h100", "gpu_count": 1}),
@@ -75,14 +102,29 @@ REQUESTS: list[tuple[str, str, dict]] = [
     ("A100 in Japan", "quote", {"gpu_model": "a100", "region": "asia-east"}),
     ("A100 in North America", "quote", {"gpu_model": "a100", "region": "na"}),
     # budgets
-    ("host a static site for $10 a month", "deploy", {"workload": "static", "max_usd_per_hour": round(10 / 730, 6)}),
+    (
+        "host a static site for $10 a month",
+        "deploy",
+        {"workload": "static", "max_usd_per_hour": round(10 / 730, 6)},
+    ),
     ("a GPU under 50 cents an hour", "quote", {"gpu_count": 1, "max_usd_per_hour": 0.5}),
     ("A100 max $2/h", "quote", {"gpu_model": "a100", "max_usd_per_hour": 2.0}),
     ("A100 under $1.50 per hour", "quote", {"gpu_model": "a100", "max_usd_per_hour": 1.5}),
-    ("budget of 100 dollars for the week, two 4090s", "quote",
-     {"gpu_model": "rtx4090", "gpu_count": 2, "hours": 168, "max_usd_per_hour": round(100 / 168, 6)}),
-    ("wordpress for 5 dollars monthly", "quote", {"workload": "wordpress", "max_usd_per_hour": round(5 / 730, 6)}),
-    ("an H100 for $20 a day", "quote", {"gpu_model": "h100", "gpu_count": 1, "max_usd_per_hour": round(20 / 24, 6)}),
+    (
+        "budget of 100 dollars for the week, two 4090s",
+        "quote",
+        {"gpu_model": "rtx4090", "gpu_count": 2, "hours": 168, "max_usd_per_hour": round(100 / 168, 6)},
+    ),
+    (
+        "wordpress for 5 dollars monthly",
+        "quote",
+        {"workload": "wordpress", "max_usd_per_hour": round(5 / 730, 6)},
+    ),
+    (
+        "an H100 for $20 a day",
+        "quote",
+        {"gpu_model": "h100", "gpu_count": 1, "max_usd_per_hour": round(20 / 24, 6)},
+    ),
     # durations
     ("an A100 for a week", "quote", {"gpu_model": "a100", "gpu_count": 1, "hours": 168}),
     ("an A100 for a month", "quote", {"gpu_model": "a100", "gpu_count": 1, "hours": 730}),
@@ -93,13 +135,28 @@ REQUESTS: list[tuple[str, str, dict]] = [
     ("fastest GPU for training", "quote", {"gpu_count": 1, "objective": "fastest"}),
     ("most powerful GPU you have", "quote", {"gpu_count": 1, "objective": "fastest"}),
     ("deploy postgres for production", "deploy", {"workload": "postgres", "objective": "reliable"}),
-    ("host my app on something stable with high uptime", "deploy", {"workload": "custom", "objective": "reliable"}),
+    (
+        "host my app on something stable with high uptime",
+        "deploy",
+        {"workload": "custom", "objective": "reliable"},
+    ),
     ("lowest price for a vue app", "quote", {"workload": "vue", "objective": "cheapest"}),
     # everything at once
-    ("Deploy ghcr.io/acme/api:1.4 on port 8000, 2 vCPU, 4GB RAM, 10GB disk, in Europe, under $30 a month, "
-     "reliable", "deploy",
-     {"workload": "custom", "image": "ghcr.io/acme/api:1.4", "cpu": 2, "memory_gib": 4, "storage_gib": 10,
-      "region": "eu", "max_usd_per_hour": round(30 / 730, 6), "objective": "reliable"}),
+    (
+        "Deploy ghcr.io/acme/api:1.4 on port 8000, 2 vCPU, 4GB RAM, 10GB disk, in Europe, under $30 a month, "
+        "reliable",
+        "deploy",
+        {
+            "workload": "custom",
+            "image": "ghcr.io/acme/api:1.4",
+            "cpu": 2,
+            "memory_gib": 4,
+            "storage_gib": 10,
+            "region": "eu",
+            "max_usd_per_hour": round(30 / 730, 6),
+            "objective": "reliable",
+        },
+    ),
 ]
 
 
@@ -210,13 +267,18 @@ def test_refusals(text: str, refusal: str) -> None:
 
 
 def test_skipping_confirmation_says_the_card_still_comes() -> None:
-    assert "I'll still show the confirmation card; approve it there" in parse_intent("skip the confirmation").refusal
+    assert (
+        "I'll still show the confirmation card; approve it there"
+        in parse_intent("skip the confirmation").refusal
+    )
 
 
 PREVIOUS = {"gpu_model": "a100", "gpu_count": 1, "hours": 10, "objective": "cheapest", "port": 8888}
 
 
-@pytest.mark.parametrize("text", ["deploy it", "go ahead", "yes deploy that", "ok, launch the cheapest one", "yes"])
+@pytest.mark.parametrize(
+    "text", ["deploy it", "go ahead", "yes deploy that", "ok, launch the cheapest one", "yes"]
+)
 def test_follow_up_deploy_reuses_previous(text: str) -> None:
     intent = parse_intent(text, previous=PREVIOUS)
     assert intent.action == "deploy"
@@ -235,7 +297,10 @@ def test_follow_up_deploy_can_add_details() -> None:
 def test_follow_up_quote_refines_previous() -> None:
     intent = parse_intent("what about in Japan?", previous=PREVIOUS)
     assert intent.action == "quote"
-    assert intent.request_args == {**{k: v for k, v in PREVIOUS.items() if k != "port"}, "region": "asia-east"}
+    assert intent.request_args == {
+        **{k: v for k, v in PREVIOUS.items() if k != "port"},
+        "region": "asia-east",
+    }
 
 
 def test_deploy_it_without_a_previous_request_has_nothing_to_reuse() -> None:

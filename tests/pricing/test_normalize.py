@@ -41,6 +41,7 @@ def close(a: Decimal, b: Decimal | str, tol: str = "1e-9") -> bool:
 
 # --- Akash per block -----------------------------------------------------------------------------------
 
+
 def test_default_block_time_matches_settings():
     assert DEFAULT_BLOCK_TIME_S == NectoSettings().block_time_s == D("6.098")
 
@@ -69,7 +70,9 @@ def test_uakt_needs_an_akt_price():
 
 def test_unknown_denom_raises():
     with pytest.raises(DenomPriceMissing):
-        usd_per_hour_from_block_price(1000, "ibc/170C677610AC31DF0904FFE09CD3B5C657492170E7E52372E48756B71E56F2F1")
+        usd_per_hour_from_block_price(
+            1000, "ibc/170C677610AC31DF0904FFE09CD3B5C657492170E7E52372E48756B71E56F2F1"
+        )
 
 
 def test_other_block_time():
@@ -104,6 +107,7 @@ def test_month_is_730_hours():
 
 # --- Billing ---------------------------------------------------------------------------------------------
 
+
 def test_lambda_bills_per_minute():
     # 1.5 h + 20 s = 5420 s -> 91 whole minutes -> 91/60 h * 1.29 = 1.9565
     hours = D("1.5") + D(20) / D(3600)
@@ -115,7 +119,9 @@ def test_aws_per_second_with_60s_minimum_and_egress():
     # 30 s at 3.60 USD/h is billed as 60 s = 0.06 USD; plus 100 GB egress at 0.09 = 9.00
     hours = D(30) / D(3600)
     assert billed_cost(D("3.60"), hours, increment_s=1, minimum_s=60) == D("0.06")
-    assert billed_cost(D("3.60"), hours, increment_s=1, minimum_s=60, egress_gb=100, usd_per_egress_gb=D("0.09")) == D("9.06")
+    assert billed_cost(
+        D("3.60"), hours, increment_s=1, minimum_s=60, egress_gb=100, usd_per_egress_gb=D("0.09")
+    ) == D("9.06")
     # above the minimum only the increment matters: 90.5 s -> 91 s
     assert billed_hours(D("90.5") / D(3600), increment_s=1, minimum_s=60) == D(91) / D(3600)
 
@@ -137,6 +143,7 @@ def test_zero_increment_rejected():
 
 
 # --- Spot --------------------------------------------------------------------------------------------------
+
 
 def test_hazard_from_monthly_fraction():
     # -ln(0.95) / 730 = 0.0512932943875505 / 730 = 7.0264787e-5
@@ -179,6 +186,7 @@ def test_spot_model_refuses_huge_hazard():
 
 # --- Token risk ---------------------------------------------------------------------------------------------
 
+
 def test_token_risk_adjustment():
     # 100 * (1 + 1.65 * 0.05 * sqrt(4)) + 1 = 100 * 1.165 + 1 = 117.5
     assert token_risk_adjusted_usd(D(100), sigma_daily=D("0.05"), days=4, fees_usd=D(1)) == D("117.5")
@@ -194,6 +202,7 @@ def test_sigma_from_prices():
 
 
 # --- Performance per dollar ------------------------------------------------------------------------------------
+
 
 def test_usd_per_effective_pflop_hour():
     # A100: 1.29 / (0.87 * 0.312) = 1.29 / 0.27144 = 4.752431...
@@ -251,6 +260,7 @@ def test_catalog_gpu_empty_is_cpu():
 
 
 # --- Regions ---------------------------------------------------------------------------------------------------
+
 
 @pytest.mark.parametrize(
     ("raw", "region"),

@@ -38,8 +38,17 @@ def test_keys_sort_by_code_point_and_are_escaped() -> None:
 
 @pytest.mark.parametrize(
     ("number", "text"),
-    [(0, b"0"), (80, b"80"), (-3, b"-3"), (1.5, b"1.5"), (100.0, b"100"), (1e21, b"1e+21"), (1e-7, b"1e-7"),
-     (2**53 + 1, b"9007199254740992"), (123456789.125, b"123456789.125")],
+    [
+        (0, b"0"),
+        (80, b"80"),
+        (-3, b"-3"),
+        (1.5, b"1.5"),
+        (100.0, b"100"),
+        (1e21, b"1e+21"),
+        (1e-7, b"1e-7"),
+        (2**53 + 1, b"9007199254740992"),
+        (123456789.125, b"123456789.125"),
+    ],
 )
 def test_numbers_follow_go_float64_formatting(number: float, text: bytes) -> None:
     assert manifest_json_bytes(number) == text

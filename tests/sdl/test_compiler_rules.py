@@ -106,11 +106,16 @@ def test_storage_volumes_follow_go_order_and_attributes() -> None:
         {"size": "1Gi"},
         {"name": "cache", "size": "1Gi", "attributes": {"class": "ram", "persistent": False}},
     ]
-    document["services"]["web"]["params"] = {"storage": {"data": {"mount": "/data"}, "cache": {"mount": "/cache"}}}
+    document["services"]["web"]["params"] = {
+        "storage": {"data": {"mount": "/data"}, "cache": {"mount": "/cache"}}
+    }
     compiled = compile_doc(document)
     storage = compiled.groups[0]["resources"][0]["resource"]["storage"]
     assert [s["name"] for s in storage] == ["default", "cache", "data"]
-    assert storage[2]["attributes"] == [{"key": "class", "value": "beta2"}, {"key": "persistent", "value": "true"}]
+    assert storage[2]["attributes"] == [
+        {"key": "class", "value": "beta2"},
+        {"key": "persistent", "value": "true"},
+    ]
     params = compiled.manifest[0]["services"][0]["params"]
     assert params == {"storage": [{"name": "cache", "mount": "/cache", "readOnly": False},
                                   {"name": "data", "mount": "/data", "readOnly": False}]}  # fmt: skip
@@ -120,7 +125,9 @@ def test_gpu_attributes_keys() -> None:
     document = sdl()
     document["profiles"]["compute"]["small"]["resources"]["gpu"] = {
         "units": 2,
-        "attributes": {"vendor": {"nvidia": [{"model": "h100", "ram": "80Gi", "interface": "sxm"}, {"model": "a100"}]}},
+        "attributes": {
+            "vendor": {"nvidia": [{"model": "h100", "ram": "80Gi", "interface": "sxm"}, {"model": "a100"}]}
+        },
     }
     gpu = compile_doc(document).groups[0]["resources"][0]["resource"]["gpu"]
     assert gpu == {
@@ -137,32 +144,60 @@ def test_gpu_attributes_keys() -> None:
 
 def test_summary_and_prices_for_the_confirmation_card() -> None:
     compiled = compile_doc(with_api("2.0"))
-    web = next(s for s in compiled.services if s.name == "web")
-    assert (web.image, web.count, web.placements) == ("nginx:1.27", 1, ("akash",))
-    (port,) = web.ports
-    assert (port.port, port.as_port, port.proto, port.is_global, port.public_port) == (80, 80, "TCP", True, 80)
+    web = next(s for s in compiled.services if s["name"] == "web")
+    assert web == {
+        "name": "web",
+        "image": "nginx:1.27",
+        "count": 1,
+        "placements": ["akash"],
+        "ports": [{"port": 80, "as": 80, "proto": "TCP", "global": True, "to": [], "ip": None}],
+    }
+    api = next(s for s in compiled.services if s["name"] == "api")
+    assert [(p["port"], p["as"], p["global"], p["to"]) for p in api["ports"]] == [
+        (3000, None, True, []),
+        (9000, None, False, ["web"]),
+    ]
     assert compiled.denoms == {"uact"}
     assert json.loads(compiled.manifest_json) == compiled.manifest
+    json.dumps(compiled.services)  # plain JSON for the plan body
 
 
 @pytest.mark.parametrize(
     ("mutate", "path"),
     [
         (lambda d: d["deployment"]["web"]["akash"].update(profile="nope"), "deployment.web.akash.profile"),
-        (lambda d: d["deployment"].update(ghost={"akash": {"profile": "small", "count": 1}}), "deployment.ghost"),
-        (lambda d: d["deployment"]["web"].update(elsewhere={"profile": "small", "count": 1}),
-         "deployment.web.elsewhere"),
-        (lambda d: d["services"]["web"]["expose"][0]["to"][0].update(ip="nope"), "services.web.expose[0].to[0].ip"),
+        (
+            lambda d: d["deployment"].update(ghost={"akash": {"profile": "small", "count": 1}}),
+            "deployment.ghost",
+        ),
+        (
+            lambda d: d["deployment"]["web"].update(elsewhere={"profile": "small", "count": 1}),
+            "deployment.web.elsewhere",
+        ),
+        (
+            lambda d: d["services"]["web"]["expose"][0]["to"][0].update(ip="nope"),
+            "services.web.expose[0].to[0].ip",
+        ),
         (lambda d: d["services"]["web"]["expose"][0]["to"][0].update({"global": False}), "services"),
         (lambda d: d["services"]["web"].update(env=["1BAD=x"]), "services.web.env[0]"),
-        (lambda d: d["services"]["web"]["expose"][0].update(accept=["not a host"]), "services.web.expose.accept"),
+        (
+            lambda d: d["services"]["web"]["expose"][0].update(accept=["not a host"]),
+            "services.web.expose.accept",
+        ),
         (lambda d: d["services"].update(Web=d["services"]["web"]), "deployment.Web"),
-        (lambda d: d["profiles"]["compute"]["small"]["resources"]["cpu"].update(units=500), "profiles.compute.small"),
+        (
+            lambda d: d["profiles"]["compute"]["small"]["resources"]["cpu"].update(units=500),
+            "profiles.compute.small",
+        ),
         (lambda d: d["deployment"]["web"]["akash"].update(count=51), "deployment"),
-        (lambda d: d["profiles"]["compute"]["small"]["resources"].update(gpu={"units": 1}),
-         "profiles.compute.small.resources.gpu"),
-        (lambda d: d["services"]["web"]["expose"][0].update(http_options={"next_cases": ["off", "error"]}),
-         "services.web.expose[0].http_options"),
+        (
+            lambda d: d["profiles"]["compute"]["small"]["resources"].update(gpu={"units": 1}),
+            "profiles.compute.small.resources.gpu",
+        ),
+        (
+            lambda d: d["services"]["web"]["expose"][0].update(http_options={"next_cases": ["off", "error"]}),
+            "services.web.expose[0].http_options",
+        ),
         (lambda d: d.update(include=["other.yaml"]), "include"),
     ],
 )

@@ -105,4 +105,6 @@ def test_hash_matches_upstream_ts_snapshot() -> None:
     )  # fmt: skip
     compiled = compile_sdl(TETRIS_SDL)
     assert compiled.manifest_hash == expected
-    assert compiled.manifest_json.startswith(b'[{"name":"akash","services":[{"args":null,"command":null,"count":1,')
+    assert compiled.manifest_json.startswith(
+        b'[{"name":"akash","services":[{"args":null,"command":null,"count":1,'
+    )

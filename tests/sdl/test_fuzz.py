@@ -12,7 +12,9 @@ from hypothesis import strategies as st
 from tools.errors import InvalidSDL
 from tools.sdl import CompiledSDL, compile_sdl
 
-FIXTURES = [yaml.safe_load((CONFORMANCE / "input" / "v2.0" / c / "input.yaml").read_text()) for c in VALID_CASES]
+FIXTURES = [
+    yaml.safe_load((CONFORMANCE / "input" / "v2.0" / c / "input.yaml").read_text()) for c in VALID_CASES
+]
 
 YAML_TOKENS = st.sampled_from(
     ["version:", '"2.0"', "services:", "profiles:", "deployment:", "  ", "\n", "- ", "&a", "*a", "{", "}", "[", "]",
@@ -39,7 +41,7 @@ def outcome(text: str) -> None:
     assert len(result.manifest_hash) == 32
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=80, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.one_of(st.text(max_size=200), st.lists(YAML_TOKENS, max_size=40).map("".join)))
 def test_random_text_never_escapes(text: str) -> None:
     outcome(text)
@@ -77,7 +79,7 @@ def mutated_fixture(draw: st.DrawFn) -> str:
     return yaml.safe_dump(document, sort_keys=False, allow_unicode=True)
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=120, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(mutated_fixture())
 def test_mutated_fixtures_never_escape(text: str) -> None:
     outcome(text)

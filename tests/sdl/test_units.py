@@ -18,13 +18,24 @@ from tools.sdl.units import (
 
 @pytest.mark.parametrize(
     ("value", "millis"),
-    [("100m", 100), (0.5, 500), (2, 2000), ("1", 1000), ("0.25", 250), ("1.5", 1500), (0.001, 1), ("250m", 250)],
+    [
+        ("100m", 100),
+        (0.5, 500),
+        (2, 2000),
+        ("1", 1000),
+        ("0.25", 250),
+        ("1.5", 1500),
+        (0.001, 1),
+        ("250m", 250),
+    ],
 )
 def test_cpu_to_millicores(value: object, millis: int) -> None:
     assert parse_cpu_millis(value) == millis
 
 
-@pytest.mark.parametrize("value", ["-100m", -1, 0, "0m", "0.0001", "1k", "1.5m", True, None, "", float("nan")])
+@pytest.mark.parametrize(
+    "value", ["-100m", -1, 0, "0m", "0.0001", "1k", "1.5m", True, None, "", float("nan")]
+)
 def test_bad_cpu(value: object) -> None:
     with pytest.raises(ValueError):
         parse_cpu_millis(value)

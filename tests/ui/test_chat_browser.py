@@ -139,7 +139,7 @@ def drive_deploy_chat(page, base_url: str, screenshots: Path | None = SCREENSHOT
     expect(approve).to_be_visible(timeout=STEP_TIMEOUT_MS)
     expect(page.get_by_role("button", name="Reject")).to_be_visible()
     if screenshots is not None:
-        card.scroll_into_view_if_needed()
+        approve.scroll_into_view_if_needed()
         page.screenshot(path=str(screenshots / "2-confirmation-card.png"), full_page=False)
 
     approve.click()
@@ -158,7 +158,7 @@ def drive_deploy_chat(page, base_url: str, screenshots: Path | None = SCREENSHOT
     body = page.locator("body").inner_text()
     assert "Traceback" not in body
     if screenshots is not None:
-        logs.scroll_into_view_if_needed()
+        page.get_by_text("Deploy progress").scroll_into_view_if_needed()
         page.screenshot(path=str(screenshots / "3-running-with-logs.png"), full_page=False)
 
 
@@ -167,7 +167,7 @@ def test_deploy_from_the_chat(chat_url: str) -> None:
     with sync_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
         try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page = browser.new_page(viewport={"width": 1440, "height": 1200})
             errors: list[str] = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
             drive_deploy_chat(page, chat_url)
@@ -184,7 +184,7 @@ if __name__ == "__main__":
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page = browser.new_page(viewport={"width": 1440, "height": 1200})
         out = Path(os.environ.get("SCREENSHOTS_DIR", str(SCREENSHOTS)))
         drive_deploy_chat(page, sys.argv[1], out)
         browser.close()

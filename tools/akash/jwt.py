@@ -185,14 +185,18 @@ def _as_signer(signer_or_key: JwtSigner | coincurve.PrivateKey) -> JwtSigner:
         return _RawKeySigner(signer_or_key)
     if hasattr(signer_or_key, "sign_jwt_input") and hasattr(signer_or_key, "address"):
         return signer_or_key
-    raise TypeError("create_jwt needs a signer with sign_jwt_input() (e.g. LocalKeySigner) or a coincurve key")
+    raise TypeError(
+        "create_jwt needs a signer with sign_jwt_input() (e.g. LocalKeySigner) or a coincurve key"
+    )
 
 
 # --- claims -------------------------------------------------------------------------------------------
 
 
 def _check_address(value: Any, what: str) -> None:
-    if not (isinstance(value, str) and len(value) == 44 and value.startswith("akash1") and value[6:].isalnum()):
+    if not (
+        isinstance(value, str) and len(value) == 44 and value.startswith("akash1") and value[6:].isalnum()
+    ):
         raise InvalidJWT(f"{what} must be an akash1... address (44 characters)")
     if value != value.lower():
         raise InvalidJWT(f"{what} must be lower case")

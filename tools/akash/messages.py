@@ -236,7 +236,9 @@ def _resources(obj: AnyType, path: str) -> resources_pb2.Resources:
         res.endpoints.append(
             resources_pb2.Endpoint(
                 kind=_endpoint_kind(endpoint.get("kind"), f"{epath}.kind"),
-                sequence_number=_uint(endpoint.get("sequence_number", 0), f"{epath}.sequence_number", _MAX_UINT32),
+                sequence_number=_uint(
+                    endpoint.get("sequence_number", 0), f"{epath}.sequence_number", _MAX_UINT32
+                ),
             )
         )
     return res
@@ -250,7 +252,9 @@ def _group_spec(obj: AnyType, path: str) -> deployment_pb2.GroupSpec:
     requirements = _get(obj, "requirements", path, required=False) or {}
     signed_by = _get(requirements, "signed_by", f"{path}.requirements", required=False) or {}
     for field in ("all_of", "any_of"):
-        items = _list(signed_by.get(field) if isinstance(signed_by, Mapping) else None, f"{path}.signed_by.{field}")
+        items = _list(
+            signed_by.get(field) if isinstance(signed_by, Mapping) else None, f"{path}.signed_by.{field}"
+        )
         if not all(isinstance(x, str) for x in items):
             raise InvalidRequest(f"group spec {path}.requirements.signed_by.{field}: expected strings")
         getattr(spec.requirements.signed_by, field).extend(items)
@@ -282,7 +286,11 @@ def _group_spec(obj: AnyType, path: str) -> deployment_pb2.GroupSpec:
 
 
 def msg_create_deployment(
-    owner: str, dseq: int, groups_json: Iterable[Mapping[str, AnyType]], manifest_hash: bytes, deposit_uact: int
+    owner: str,
+    dseq: int,
+    groups_json: Iterable[Mapping[str, AnyType]],
+    manifest_hash: bytes,
+    deposit_uact: int,
 ) -> any_pb2.Any:
     """``MsgCreateDeployment`` from the SDL compiler's group specs (group-specs.json shape).
 
@@ -295,11 +303,15 @@ def msg_create_deployment(
     if not isinstance(manifest_hash, bytes | bytearray) or len(manifest_hash) != 32:
         raise InvalidRequest("the manifest hash must be exactly 32 bytes (sha256 of the manifest JSON)")
     msg = deployment_pb2.MsgCreateDeployment(
-        id=deployment_v1_pb2.DeploymentID(owner=_address(owner, "owner"), dseq=_uint(dseq, "dseq", minimum=1)),
+        id=deployment_v1_pb2.DeploymentID(
+            owner=_address(owner, "owner"), dseq=_uint(dseq, "dseq", minimum=1)
+        ),
         groups=[_group_spec(g, f"groups[{i}]") for i, g in enumerate(groups)],
         hash=bytes(manifest_hash),
         deposit=deposit_pb2.Deposit(
-            amount=coin_pb2.Coin(denom=DEPOSIT_DENOM, amount=str(_uint(deposit_uact, "deposit_uact", minimum=1))),
+            amount=coin_pb2.Coin(
+                denom=DEPOSIT_DENOM, amount=str(_uint(deposit_uact, "deposit_uact", minimum=1))
+            ),
             sources=[deposit_pb2.balance],
         ),
     )
@@ -314,7 +326,9 @@ def msg_close_deployment(owner: str, dseq: int) -> any_pb2.Any:
     return _pack(TYPE_CLOSE_DEPLOYMENT, msg)
 
 
-def msg_create_lease(owner: str, dseq: int, gseq: int, oseq: int, provider: str, bseq: int = 0) -> any_pb2.Any:
+def msg_create_lease(
+    owner: str, dseq: int, gseq: int, oseq: int, provider: str, bseq: int = 0
+) -> any_pb2.Any:
     """``MsgCreateLease`` accepting one bid."""
     msg = lease_pb2.MsgCreateLease(
         bid_id=bid_pb2.BidID(
@@ -354,7 +368,9 @@ def msg_account_deposit(signer: str, owner: str, dseq: int, amount_uact: int) ->
             xid=f"{_address(owner, 'owner')}/{_uint(dseq, 'dseq', minimum=1)}",
         ),
         deposit=deposit_pb2.Deposit(
-            amount=coin_pb2.Coin(denom=DEPOSIT_DENOM, amount=str(_uint(amount_uact, "amount_uact", minimum=1))),
+            amount=coin_pb2.Coin(
+                denom=DEPOSIT_DENOM, amount=str(_uint(amount_uact, "amount_uact", minimum=1))
+            ),
             sources=[deposit_pb2.balance],
         ),
     )
@@ -365,12 +381,22 @@ def msg_mint_act(owner: str, uakt: int) -> any_pb2.Any:
     """``MsgMintACT`` burning ``uakt`` to mint ACT to the owner (``to`` = owner; ACT is not transferable)."""
     owner = _address(owner, "owner")
     msg = bme_msg_pb2.MsgMintACT(
-        owner=owner, to=owner, coins_to_burn=coin_pb2.Coin(denom=BURN_DENOM, amount=str(_uint(uakt, "uakt", minimum=1)))
+        owner=owner,
+        to=owner,
+        coins_to_burn=coin_pb2.Coin(denom=BURN_DENOM, amount=str(_uint(uakt, "uakt", minimum=1))),
     )
     return _pack(TYPE_MINT_ACT, msg)
 
 
 # --- decoding -----------------------------------------------------------------------------------------
+
+
+def _canonical(msg: Message, original: bytes) -> bool:
+    """True if ``original`` is exactly the canonical encoding of ``msg`` with no unknown fields."""
+    known_only = type(msg)()
+    known_only.CopyFrom(msg)
+    known_only.DiscardUnknownFields()
+    return known_only.SerializeToString(deterministic=True) == original
 
 
 def _parse_body(body_bytes: bytes) -> tx_pb2.TxBody:
@@ -383,7 +409,7 @@ def _parse_body(body_bytes: bytes) -> tx_pb2.TxBody:
         raise PolicyDenied("the transaction body carries extension options, which Necto never signs")
     if not body.messages:
         raise PolicyDenied("the transaction body has no messages")
-    if body.SerializeToString(deterministic=True) != bytes(body_bytes):
+    if not _canonical(body, bytes(body_bytes)):
         # Unknown or duplicated fields would be signed but not shown: what you see must be what you sign.
         raise PolicyDenied("the transaction body is not canonically encoded (unknown or repeated fields)")
     return body
@@ -401,7 +427,7 @@ def _unpack(message: any_pb2.Any) -> Message:
         msg.ParseFromString(message.value)
     except DecodeError as exc:
         raise PolicyDenied(f"a {message.type_url} message does not decode") from exc
-    if msg.SerializeToString(deterministic=True) != message.value:
+    if not _canonical(msg, message.value):
         raise PolicyDenied(f"a {message.type_url} message is not canonically encoded (unknown fields?)")
     return msg
 
@@ -447,7 +473,11 @@ def describe_messages(body_bytes: bytes) -> list[dict[str, AnyType]]:
     for message in body.messages:
         msg = _unpack(message)
         described.append(
-            {"type_url": message.type_url, "type": message.type_url.rsplit(".", 1)[-1], "fields": _to_dict(msg)}
+            {
+                "type_url": message.type_url,
+                "type": message.type_url.rsplit(".", 1)[-1],
+                "fields": _to_dict(msg),
+            }
         )
     return described
 

@@ -21,7 +21,7 @@ import contextlib
 import re
 import time
 from collections.abc import AsyncIterator, Iterator
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -239,7 +239,9 @@ def _dec(value: Any, what: str) -> Decimal:
 
 def _dec_coin(value: Any, what: str) -> DecCoin:
     value = _dict(value, what)
-    return DecCoin(denom=_str(_dig(value, "denom"), f"{what}.denom"), amount=_dec(_dig(value, "amount"), what))
+    return DecCoin(
+        denom=_str(_dig(value, "denom"), f"{what}.denom"), amount=_dec(_dig(value, "amount"), what)
+    )
 
 
 def _parse_time(value: Any, what: str) -> datetime:
@@ -251,7 +253,7 @@ def _parse_time(value: Any, what: str) -> datetime:
     base, frac, zone = match.groups()
     frac = ((frac or "") + "000000")[:6]
     parsed = datetime.fromisoformat(f"{base}.{frac}{'+00:00' if zone == 'Z' else zone}")
-    return parsed.astimezone(timezone.utc)
+    return parsed.astimezone(UTC)
 
 
 def _attributes(value: Any, what: str) -> list[Attribute]:
@@ -300,7 +302,8 @@ def _parse_deployment(item: Any) -> Deployment:
         escrow_state=_opt(escrow, "state"),
         escrow_funds=[_dec_coin(c, "escrow funds") for c in _list(_opt(escrow, "funds"), "escrow funds")],
         escrow_transferred=[
-            _dec_coin(c, "escrow transferred") for c in _list(_opt(escrow, "transferred"), "escrow transferred")
+            _dec_coin(c, "escrow transferred")
+            for c in _list(_opt(escrow, "transferred"), "escrow transferred")
         ],
         raw=item,
     )
@@ -457,7 +460,9 @@ class AkashRest:
             raise ChainError(f"{what}: the node answered a JSON {type(body).__name__}, not an object")
         return body
 
-    async def _get(self, path: str, what: str, params: dict | None = None, *, none_on_404: bool = False) -> Any:
+    async def _get(
+        self, path: str, what: str, params: dict | None = None, *, none_on_404: bool = False
+    ) -> Any:
         response = await self._request("GET", path, params=params, idempotent=True)
         if response.status_code == 404 and none_on_404:
             return None
@@ -476,7 +481,9 @@ class AkashRest:
                 f"{what}: unexpected answer from {self.base_url} ({exc.__class__.__name__})"
             ) from exc
 
-    async def _paginated(self, path: str, key: str, what: str, params: dict | None = None) -> AsyncIterator[Any]:
+    async def _paginated(
+        self, path: str, key: str, what: str, params: dict | None = None
+    ) -> AsyncIterator[Any]:
         params = dict(params or {})
         for _ in range(_MAX_PAGES):
             body = await self._get(path, what, params)
@@ -567,7 +574,9 @@ class AkashRest:
         what = f"deployments of {owner}"
         params = _filters("filters", owner=owner, state=state)
         out = []
-        async for item in self._paginated("/akash/deployment/v1beta4/deployments/list", "deployments", what, params):
+        async for item in self._paginated(
+            "/akash/deployment/v1beta4/deployments/list", "deployments", what, params
+        ):
             with self._parsing(what):
                 out.append(_parse_deployment(item))
         return out

@@ -56,7 +56,9 @@ class TxSigner(Protocol):
     @property
     def public_key(self) -> bytes: ...
 
-    def sign_doc(self, body_bytes: bytes, auth_info_bytes: bytes, chain_id: str, account_number: int) -> bytes: ...
+    def sign_doc(
+        self, body_bytes: bytes, auth_info_bytes: bytes, chain_id: str, account_number: int
+    ) -> bytes: ...
 
     def sign_jwt_input(self, signing_input: bytes, *, alg: Alg = "ES256K") -> bytes: ...
 
@@ -213,7 +215,9 @@ class LocalKeySigner:
         if len(auth_info.signer_infos) != 1:
             raise PolicyDenied("Necto signs single-signer transactions only")
 
-    def sign_doc(self, body_bytes: bytes, auth_info_bytes: bytes, chain_id: str, account_number: int) -> bytes:
+    def sign_doc(
+        self, body_bytes: bytes, auth_info_bytes: bytes, chain_id: str, account_number: int
+    ) -> bytes:
         """Sign a SIGN_MODE_DIRECT SignDoc; returns the raw 64-byte low-S signature.
 
         Raises ``PolicyDenied`` for a chain id, message type or signer outside the allow-lists and
@@ -235,6 +239,8 @@ class LocalKeySigner:
     def _sign(self, message: bytes) -> bytes:
         # libsecp256k1: RFC 6979 nonces, low-S normalised; the recovery byte is dropped.
         signature = self._key.sign_recoverable(message, hasher=_sha256)[:64]
-        if int.from_bytes(signature[32:], "big") > _SECP256K1_N // 2:  # never expected; the chain refuses high-S
+        if (
+            int.from_bytes(signature[32:], "big") > _SECP256K1_N // 2
+        ):  # never expected; the chain refuses high-S
             raise PolicyDenied("the signing library produced a high-S signature")
         return signature

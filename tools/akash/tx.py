@@ -72,7 +72,9 @@ def build_auth_info(
         mode_info=tx_pb2.ModeInfo(single=tx_pb2.ModeInfo.Single(mode=signing_pb2.SIGN_MODE_DIRECT)),
         sequence=int(sequence),
     )
-    fee = tx_pb2.Fee(amount=[coin_pb2.Coin(denom=fee_denom, amount=str(int(fee_amount)))], gas_limit=int(gas_limit))
+    fee = tx_pb2.Fee(
+        amount=[coin_pb2.Coin(denom=fee_denom, amount=str(int(fee_amount)))], gas_limit=int(gas_limit)
+    )
     return tx_pb2.AuthInfo(signer_infos=[signer_info], fee=fee).SerializeToString(deterministic=True)
 
 
@@ -177,7 +179,9 @@ class TxClient:
             )
         return gas_limit, fee
 
-    async def simulate(self, msgs: Sequence[any_pb2.Any], memo: str = "", *, sequence: int | None = None) -> int:
+    async def simulate(
+        self, msgs: Sequence[any_pb2.Any], memo: str = "", *, sequence: int | None = None
+    ) -> int:
         """Gas used by these messages, simulated with an empty signature (the SDK skips verification)."""
         body = build_tx_body(msgs, memo)
         if sequence is None:
@@ -196,7 +200,9 @@ class TxClient:
         gas_limit, fee = self._gas_and_fee(gas_used)
         return PreparedTx(
             body_bytes=body,
-            auth_info_bytes=build_auth_info(self.signer.public_key, sequence, gas_limit, fee, self.settings.fee_denom),
+            auth_info_bytes=build_auth_info(
+                self.signer.public_key, sequence, gas_limit, fee, self.settings.fee_denom
+            ),
             chain_id=self.chain_id,
             account_number=account_number,
             sequence=sequence,
@@ -233,7 +239,9 @@ class TxClient:
             ),
         )
 
-    async def sign_and_broadcast(self, prepared: PreparedTx, *, on_signed: OnSigned | None = None) -> TxResponse:
+    async def sign_and_broadcast(
+        self, prepared: PreparedTx, *, on_signed: OnSigned | None = None
+    ) -> TxResponse:
         """Sign, report ``(tx_hash, tx_bytes)`` to ``on_signed`` before broadcasting, broadcast, wait.
 
         Raises ``BroadcastError`` (CheckTx or DeliverTx code != 0), ``TxTimeout`` (not included within

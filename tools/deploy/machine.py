@@ -222,7 +222,12 @@ class DeployMachine:
     async def _fail_and_close(self, job_id: str, reason: str, *, hint: str = "") -> Job:
         job = self.ledger.job(job_id)
         closed_note = ""
-        if await self.backend.deployment_state(job.dseq) == "active":
+        try:
+            active = await self.backend.deployment_state(job.dseq) == "active"
+        except NectoError as exc:
+            active = False
+            closed_note = f" Necto could not check the chain ({exc.message}); `necto close {job.id} --confirm` retries."
+        if active:
             try:
                 job, refund = await self._close_on_chain(job, reason="cleanup after failure")
                 closed_note = f" The deployment was closed; {Decimal(refund) / Decimal(1_000_000)} ACT refunded."

@@ -43,6 +43,7 @@ def _d(text: str) -> Decimal:
 
 
 # First entry of a key is its default variant.
+# fmt: off
 GPU_SPECS: tuple[GpuSpec, ...] = (
     GpuSpec("h200", "H200 SXM", _d("989"), 141, _d("4.8"), ETA_H100_CLASS, "sxm"),
     GpuSpec("h100", "H100 SXM", _d("989"), 80, _d("3.35"), ETA_H100_CLASS, "sxm"),
@@ -71,13 +72,16 @@ GPU_SPECS: tuple[GpuSpec, ...] = (
     GpuSpec("a4000", "RTX A4000", _d("76.7"), 16, _d("0.448"), source="datasheet"),
     GpuSpec("rtx5090", "RTX 5090", _d("209.5"), 32, _d("1.79"), source="datasheet"),
 )
+# fmt: on
 
 GPU_TABLE: dict[str, tuple[GpuSpec, ...]] = {}
 for _spec in GPU_SPECS:
     GPU_TABLE[_spec.key] = (*GPU_TABLE.get(_spec.key, ()), _spec)
 
 
-def gpu_spec(model: str | None, *, interface: str | None = None, memory_gib: float | None = None) -> GpuSpec | None:
+def gpu_spec(
+    model: str | None, *, interface: str | None = None, memory_gib: float | None = None
+) -> GpuSpec | None:
     """The reference figures for an Akash model name, or None for an unknown card.
 
     ``interface`` ("sxm4", "SXM5", "pcie", "nvl", "a10g") and ``memory_gib`` pick a variant; an unmatched
@@ -109,6 +113,7 @@ class CatalogGpu(NamedTuple):
 
 
 # Base names as they appear in SkyPilot catalogs (v8) and Lambda, upper-cased with separators removed.
+# fmt: off
 _CATALOG_BASES: dict[str, str] = {
     "H200": "h200", "H100": "h100", "GH200": "gh200", "B200": "b200", "B300": "b300",
     "A100": "a100", "A800": "a800", "L40S": "l40s", "L40": "l40", "L4": "l4",
@@ -118,8 +123,28 @@ _CATALOG_BASES: dict[str, str] = {
     "A40": "a40", "A10": "a10", "A10G": "a10", "A30": "a30", "T4": "t4", "V100": "v100", "P100": "p100",
     "RTX6000ADA": "rtx6000ada", "RTX6000": "rtx6000", "RTXPRO6000": "rtxpro6000",
 }
-_QUALIFIERS = {"PCIE", "SXM", "SXM4", "SXM5", "NVL", "NVLINK", "BAREMETAL", "LOW", "RAM", "HIGH", "PERF",
-               "SECURE", "COMMUNITY", "MEGA", "WS", "WK", "NVIDIA", "TESLA", "GPU"}
+# fmt: on
+_QUALIFIERS = {
+    "PCIE",
+    "SXM",
+    "SXM4",
+    "SXM5",
+    "NVL",
+    "NVLINK",
+    "BAREMETAL",
+    "LOW",
+    "RAM",
+    "HIGH",
+    "PERF",
+    "SECURE",
+    "COMMUNITY",
+    "MEGA",
+    "WS",
+    "WK",
+    "NVIDIA",
+    "TESLA",
+    "GPU",
+}
 _MEMORY_TOKEN = re.compile(r"^(\d+)G(?:B|I|IB)?$")
 
 

@@ -17,7 +17,7 @@ from typing import Literal
 
 from tools.errors import NectoError
 from tools.pricing.gpus import gpu_spec
-from tools.request import HOURS_PER_MONTH
+from tools.request import HOURS_PER_MONTH, REGIONS
 
 DEFAULT_BLOCK_TIME_S = Decimal("6.098")  # Akash Console's constant (akash.md §6); settings.block_time_s
 SECONDS_PER_HOUR = Decimal(3600)
@@ -57,6 +57,7 @@ def to_decimal(value: object, *, what: str = "amount") -> Decimal:
 
 
 # --- Akash: per block <-> per hour (pricing.md §2, akash.md §6) -----------------------------------------
+
 
 def denom_usd_price(denom: str, *, akt_usd: Decimal | None = None) -> Decimal:
     """USD value of one whole token of ``denom`` (micro-denom on the wire): uact is 1 USD by design (BME),
@@ -107,7 +108,9 @@ def block_price_from_usd_per_hour(
     usd = to_decimal(usd_per_hour, what="usd_per_hour")
     if usd < 0:
         raise PricingError(f"negative USD/hour: {usd_per_hour!r}")
-    per_block = usd / denom_usd_price(denom, akt_usd=akt_usd) * to_decimal(block_time_s) / SECONDS_PER_HOUR * MICRO
+    per_block = (
+        usd / denom_usd_price(denom, akt_usd=akt_usd) * to_decimal(block_time_s) / SECONDS_PER_HOUR * MICRO
+    )
     # Drop division noise (28-digit context) before rounding up, so a round trip of 1000 stays 1000.
     per_block = per_block.quantize(Decimal("1e-9"))
     return int(per_block.to_integral_value(rounding=ROUND_CEILING))
@@ -125,7 +128,10 @@ def usd_per_hour_from_month(usd_per_month_: Decimal) -> Decimal:
 
 # --- Billing: increments, minimums, egress (pricing.md §2) ----------------------------------------------
 
-def billed_seconds(hours: Decimal | float, *, increment_s: Decimal | int = 1, minimum_s: Decimal | int = 0) -> Decimal:
+
+def billed_seconds(
+    hours: Decimal | float, *, increment_s: Decimal | int = 1, minimum_s: Decimal | int = 0
+) -> Decimal:
     """Seconds actually billed for ``hours`` of use: rounded up to the increment, then raised to the minimum.
 
     pricing.md §2 writes ``ceil(T / inc) * inc + max(0, min_commit - T)``; using the rounded time in the
@@ -140,7 +146,9 @@ def billed_seconds(hours: Decimal | float, *, increment_s: Decimal | int = 1, mi
     return max(rounded_s, to_decimal(minimum_s))
 
 
-def billed_hours(hours: Decimal | float, *, increment_s: Decimal | int = 1, minimum_s: Decimal | int = 0) -> Decimal:
+def billed_hours(
+    hours: Decimal | float, *, increment_s: Decimal | int = 1, minimum_s: Decimal | int = 0
+) -> Decimal:
     """``billed_seconds`` in hours."""
     return billed_seconds(hours, increment_s=increment_s, minimum_s=minimum_s) / SECONDS_PER_HOUR
 
@@ -199,7 +207,9 @@ def hazard_per_hour(monthly_interruption_fraction: Decimal) -> Decimal:
 def hazard_from_bucket(bucket: str) -> Decimal:
     """Spot Advisor bucket ("<5%", ..., ">20%") -> hazard per hour, using the bucket's upper edge."""
     if bucket not in INTERRUPTION_BUCKETS:
-        raise PricingError(f"unknown interruption bucket {bucket!r}; known: {', '.join(INTERRUPTION_BUCKETS)}")
+        raise PricingError(
+            f"unknown interruption bucket {bucket!r}; known: {', '.join(INTERRUPTION_BUCKETS)}"
+        )
     return hazard_per_hour(INTERRUPTION_BUCKETS[bucket])
 
 
@@ -228,8 +238,10 @@ def spot_expected_wall_hours(
     lam = to_decimal(hazard)
     if lam == 0:
         return T
-    c = checkpoint_interval_h if checkpoint_interval_h is not None else optimal_checkpoint_interval_h(
-        checkpoint_write_h, lam
+    c = (
+        checkpoint_interval_h
+        if checkpoint_interval_h is not None
+        else optimal_checkpoint_interval_h(checkpoint_write_h, lam)
     )
     loss = lam * (to_decimal(restart_overhead_h) + c / 2)
     if loss >= Decimal("0.5"):
@@ -266,7 +278,12 @@ Z_95_ONE_SIDED = Decimal("1.65")
 
 
 def token_risk_adjusted_usd(
-    usd: Decimal, *, sigma_daily: Decimal, days: Decimal | float, z: Decimal = Z_95_ONE_SIDED, fees_usd: Decimal = Decimal(0)
+    usd: Decimal,
+    *,
+    sigma_daily: Decimal,
+    days: Decimal | float,
+    z: Decimal = Z_95_ONE_SIDED,
+    fees_usd: Decimal = Decimal(0),
 ) -> Decimal:
     """Risk-adjusted price of funds held ``days`` in a volatile token: ``usd (1 + z sigma sqrt(d)) + fees``.
 
@@ -291,6 +308,7 @@ def sigma_daily_from_prices(prices: list[Decimal]) -> Decimal:
 
 
 # --- Performance per dollar (pricing.md §2, §5) --------------------------------------------------------
+
 
 def effective_pflops(
     gpu_model: str | None, gpu_count: int, *, interface: str | None = None, memory_gib: float | None = None
@@ -321,9 +339,16 @@ def usd_per_effective_pflop_hour(
     return to_decimal(usd_per_hour) / gpu_count / spec.effective_pflops
 
 
-def usd_per_tb_s_hour(usd_per_hour: Decimal, gpu_model: str | None, gpu_count: int, **hints: object) -> Decimal | None:
+def usd_per_tb_s_hour(
+    usd_per_hour: Decimal,
+    gpu_model: str | None,
+    gpu_count: int,
+    *,
+    interface: str | None = None,
+    memory_gib: float | None = None,
+) -> Decimal | None:
     """USD per (TB/s of memory bandwidth)-hour: the figure for memory-bound work such as LLM decoding."""
-    spec = gpu_spec(gpu_model, **hints)  # type: ignore[arg-type]
+    spec = gpu_spec(gpu_model, interface=interface, memory_gib=memory_gib)
     if spec is None or gpu_count <= 0:
         return None
     return to_decimal(usd_per_hour) / gpu_count / spec.bandwidth_tb_s
@@ -331,6 +356,7 @@ def usd_per_tb_s_hour(usd_per_hour: Decimal, gpu_model: str | None, gpu_count: i
 
 # --- Regions: provider names -> Necto vocabulary (tools.request.REGIONS) -------------------------------
 
+# fmt: off
 _US_STATES: dict[str, tuple[str, str]] = {  # code -> (name, Necto region)
     "WA": ("washington", "us-west"), "OR": ("oregon", "us-west"), "CA": ("california", "us-west"),
     "NV": ("nevada", "us-west"), "ID": ("idaho", "us-west"), "UT": ("utah", "us-west"),
@@ -351,8 +377,10 @@ _US_STATES: dict[str, tuple[str, str]] = {  # code -> (name, Necto region)
     "MA": ("massachusetts", "us-east"), "VT": ("vermont", "us-east"), "NH": ("new hampshire", "us-east"),
     "ME": ("maine", "us-east"), "DC": ("district of columbia", "us-east"),
 }
+# fmt: on
 _US_STATE_NAMES = {name: region for name, region in _US_STATES.values()}
 
+# fmt: off
 _COUNTRIES: dict[str, str] = {  # ISO code -> Necto region
     "US": "us", "CA": "ca", "MX": "na",
     "GB": "eu-west", "UK": "eu-west", "IE": "eu-west", "FR": "eu-west", "NL": "eu-west", "BE": "eu-west",
@@ -367,6 +395,8 @@ _COUNTRIES: dict[str, str] = {  # ISO code -> Necto region
     "ID": "asia-southeast", "PH": "asia-southeast", "IN": "asia-south",
     "AU": "au-southeast", "NZ": "au-southeast", "BR": "sa-east", "AR": "sa-east", "CL": "sa-east",
 }
+# fmt: on
+# fmt: off
 _COUNTRY_NAMES: dict[str, str] = {
     "usa": "US", "unitedstates": "US", "canada": "CA", "uk": "GB", "unitedkingdom": "GB", "england": "GB",
     "ireland": "IE", "france": "FR", "netherlands": "NL", "belgium": "BE", "spain": "ES", "portugal": "PT",
@@ -376,6 +406,8 @@ _COUNTRY_NAMES: dict[str, str] = {
     "china": "CN", "taiwan": "TW", "singapore": "SG", "thailand": "TH", "vietnam": "VN", "india": "IN",
     "australia": "AU", "brazil": "BR",
 }
+# fmt: on
+# fmt: off
 _CITIES: dict[str, str] = {  # cities met in provider region names -> Necto region
     "kansascity": "us-central", "desmoines": "us-central", "dallas": "us-central", "houston": "us-central",
     "austin": "us-central", "chicago": "us-central", "wichita": "us-central", "omaha": "us-central",
@@ -388,7 +420,9 @@ _CITIES: dict[str, str] = {  # cities met in provider region names -> Necto regi
     "mtl": "ca-central", "quebec": "ca-central", "ontario": "ca-central",
     "syd": "au-southeast", "sydney": "au-southeast", "tyo": "asia-east", "tokyo": "asia-east",
 }
+# fmt: on
 # Cloud-style names: "<area>-<direction>-<n>" (Lambda, AWS, GCP, Akash "location-region").
+# fmt: off
 _AREA_DIRECTION: dict[tuple[str, str], str] = {
     ("us", "west"): "us-west", ("us", "east"): "us-east", ("us", "central"): "us-central",
     ("us", "midwest"): "us-central", ("us", "south"): "us-central", ("us", "southwest"): "us-west",
@@ -406,6 +440,7 @@ _AREA_DIRECTION: dict[tuple[str, str], str] = {
     ("au", "southeast"): "au-southeast", ("au", "east"): "au-southeast",
     ("sa", "east"): "sa-east", ("southamerica", "east"): "sa-east",
 }
+# fmt: on
 _CLOUD_STYLE = re.compile(r"^(?:na-|as-|oc-)?([a-z]+)-([a-z]+)(?:-?\d+)?$")
 
 
@@ -417,8 +452,6 @@ def necto_region(raw: str | None) -> str | None:
     cities ("kansascity-usa-2", "helsinki-finland-1"), Spheron names ("CANADA-1", "Finland 3", "SYD2") and
     bare ISO country codes ("US", "IS").
     """
-    from tools.request import REGIONS
-
     if not raw or not raw.strip():
         return None
     text = raw.strip().lower()
@@ -446,7 +479,11 @@ def necto_region(raw: str | None) -> str | None:
             if name.replace(" ", "") in joined:
                 return region
     # RunPod zones: "eu-ro-1", "ap-jp-1", "oc-au-1": area then country code.
-    if len(words) >= 2 and words[0] in ("eu", "eur", "ap", "oc", "na", "sa", "as", "af", "sea") and words[1].upper() in _COUNTRIES:
+    if (
+        len(words) >= 2
+        and words[0] in ("eu", "eur", "ap", "oc", "na", "sa", "as", "af", "sea")
+        and words[1].upper() in _COUNTRIES
+    ):
         return _COUNTRIES[words[1].upper()]
     for word in words:
         if word in _COUNTRY_NAMES:
@@ -462,4 +499,3 @@ def necto_region(raw: str | None) -> str | None:
     if codes:
         return _COUNTRIES[codes[0]]
     return None
-

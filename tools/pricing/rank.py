@@ -196,7 +196,11 @@ def _score(offer: Offer, objective: str, now: datetime) -> tuple[int, Decimal, D
             if offer.effective_pflops is None or offer.effective_pflops <= 0:
                 return 1, total, down, {**terms, "effective_pflops": "unknown"}
             speed = offer.effective_pflops
-            tie = offer.usd_per_effective_pflop_hour if offer.usd_per_effective_pflop_hour is not None else total
+            tie = (
+                offer.usd_per_effective_pflop_hour
+                if offer.usd_per_effective_pflop_hour is not None
+                else total
+            )
         else:
             speed = to_decimal(offer.cpu)
             tie = total
@@ -209,7 +213,9 @@ def _score(offer: Offer, objective: str, now: datetime) -> tuple[int, Decimal, D
     spot = 1 if offer.pricing_model == "spot" else 0
     estimate = 1 if offer.estimate else 0
     stale = _staleness(offer, now)
-    factor = 1 + w_down * down + w_unaudited * unaudited + w_spot * spot + w_estimate * estimate + w_stale * stale
+    factor = (
+        1 + w_down * down + w_unaudited * unaudited + w_spot * spot + w_estimate * estimate + w_stale * stale
+    )
     terms.update(factor=str(factor), unaudited=str(unaudited), spot=str(spot), estimate=str(estimate))
     if w_stale:
         terms["staleness"] = str(stale)
@@ -291,7 +297,9 @@ def rank(
         scored.append(((group, score, tie, *_canonical(offer)), offer, score, terms))
     scored.sort(key=lambda item: item[0])
     ranked = [
-        RankedOffer(rank=i + 1, offer=offer, score=score, terms=terms, why=_why(offer, objective, request, score))
+        RankedOffer(
+            rank=i + 1, offer=offer, score=score, terms=terms, why=_why(offer, objective, request, score)
+        )
         for i, (_, offer, score, terms) in enumerate(scored)
     ]
     excluded.sort()

@@ -6,18 +6,17 @@ template and typed variables; ``manifest_json_bytes`` is the Go-compatible encod
 """
 
 from tools.sdl.canonical_json import manifest_json_bytes
-from tools.sdl.compiler import CompiledSDL, PortSummary, ResourcePrice, ServiceSummary, compile_sdl
-from tools.sdl.templates import TemplateInfo, TemplateVars, list_templates, render_sdl
+from tools.sdl.compiler import CompiledSDL, ResourcePrice, compile_sdl
+from tools.sdl.templates import TemplateInfo, TemplateVars, list_templates, render_sdl, template_defaults
 
 __all__ = [
     "CompiledSDL",
-    "PortSummary",
     "ResourcePrice",
-    "ServiceSummary",
     "TemplateInfo",
     "TemplateVars",
     "compile_sdl",
     "list_templates",
     "manifest_json_bytes",
     "render_sdl",
+    "template_defaults",
 ]

@@ -29,11 +29,11 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from tools.errors import InvalidSDL
 from tools.sdl.canonical_json import manifest_json_bytes
@@ -49,7 +49,9 @@ from tools.sdl.units import (
     parse_price_amount,
 )
 
-__all__ = ["CompiledSDL", "PortSummary", "ResourcePrice", "ServiceSummary", "compile_sdl"]
+__all__ = ["CompiledSDL", "ResourcePrice", "compile_sdl"]
+
+T = TypeVar("T")
 
 # Endpoint kinds (akash.base.resources.v1beta4.Endpoint.Kind)
 SHARED_HTTP, RANDOM_PORT, LEASED_IP = 0, 1, 2
@@ -80,32 +82,6 @@ _STORAGE_CLASSES = {"default", "beta1", "beta2", "beta3", "ram"}
 
 
 @dataclass(frozen=True)
-class PortSummary:
-    """One exposed port as the confirmation card shows it."""
-
-    port: int
-    as_port: int | None
-    proto: str
-    is_global: bool
-    to_services: tuple[str, ...] = ()
-    ip: str | None = None
-
-    @property
-    def public_port(self) -> int:
-        """The port the outside world asks for (``as`` when set, else the container port)."""
-        return self.as_port or self.port
-
-
-@dataclass(frozen=True)
-class ServiceSummary:
-    name: str
-    image: str
-    count: int
-    placements: tuple[str, ...]
-    ports: tuple[PortSummary, ...]
-
-
-@dataclass(frozen=True)
 class ResourcePrice:
     """The bid ceiling of one resource unit: ``amount`` ``denom`` per block, for each of ``count`` replicas."""
 
@@ -119,14 +95,19 @@ class ResourcePrice:
 
 @dataclass(frozen=True)
 class CompiledSDL:
-    """Everything a deployment needs from an SDL. ``manifest`` and ``groups`` are plain JSON values."""
+    """Everything a deployment needs from an SDL.
+
+    ``manifest``, ``groups`` and ``services`` are plain JSON values. ``services`` is the confirmation-card
+    summary: ``{name, image, count, placements, ports: [{port, as, proto, global, to, ip}]}`` per service.
+    ``prices`` holds one entry per resource unit; the chain's bid ceiling for a unit is amount x count.
+    """
 
     version: str
     manifest: list[dict[str, Any]]
     groups: list[dict[str, Any]]
     manifest_json: bytes
     manifest_hash: bytes
-    services: tuple[ServiceSummary, ...]
+    services: list[dict[str, Any]]
     prices: tuple[ResourcePrice, ...]
     reclamation_min_window: str | None = None
 
@@ -157,7 +138,9 @@ def compile_sdl(text: str, *, schema_path: Path = DEFAULT_SCHEMA_PATH) -> Compil
 def _compile(text: str, schema_path: Path) -> CompiledSDL:
     document = load_yaml(text)
     if not isinstance(document, dict):
-        raise InvalidSDL("an SDL is a YAML mapping with version, services, profiles and deployment", path=DOCUMENT)
+        raise InvalidSDL(
+            "an SDL is a YAML mapping with version, services, profiles and deployment", path=DOCUMENT
+        )
     document = dict(document)
     if isinstance(document.get("version"), int | float) and not isinstance(document.get("version"), bool):
         # yaml.v3 hands the parser the scalar text, so `version: 2.0` works unquoted upstream too
@@ -246,7 +229,6 @@ class _SDL:
     placements: dict[str, _Placement]
     deployment: dict[str, dict[str, tuple[str, int]]]  # service -> placement -> (profile, count)
     endpoints: dict[str, str]
-    raw_services: dict[str, Any] = field(repr=False, default_factory=dict)
     reclamation_min_window: str | None = None
 
 
@@ -257,7 +239,7 @@ def _fail(parts: list[str | int], message: str) -> InvalidSDL:
     return InvalidSDL(message, path=format_path(parts))
 
 
-def _convert(parts: list[str | int], convert, value):  # type: ignore[no-untyped-def]
+def _convert(parts: list[str | int], convert: Callable[[Any], T], value: Any) -> T:
     try:
         return convert(value)
     except ValueError as exc:
@@ -285,7 +267,6 @@ def _parse(doc: dict[str, Any]) -> _SDL:
         placements=placements,
         deployment=deployment,
         endpoints=endpoints,
-        raw_services=doc["services"],
         reclamation_min_window=reclamation,
     )
 
@@ -326,7 +307,9 @@ def _parse_gpu(parts: list[str | int], gpu: Any) -> tuple[int, list[tuple[str, s
     units = _convert([*parts, "units"], parse_gpu_units, gpu.get("units", 0))
     attributes = gpu.get("attributes")
     if units > 0 and not attributes:
-        raise _fail([*parts, "attributes"], "is required when GPU units > 0 (e.g. vendor: {nvidia: [{model: a100}]})")
+        raise _fail(
+            [*parts, "attributes"], "is required when GPU units > 0 (e.g. vendor: {nvidia: [{model: a100}]})"
+        )
     if units == 0 and attributes is not None:
         raise _fail([*parts, "attributes"], "must not be set when GPU units is 0")
     if attributes is None:
@@ -350,7 +333,7 @@ def _parse_gpu(parts: list[str | int], gpu: Any) -> tuple[int, list[tuple[str, s
     return units, sorted((key, "true") for key in keys)
 
 
-def _go_bool_text(value: Any) -> str:
+def _go_scalar_text(value: Any) -> str:
     """A YAML scalar as Go's yaml.v3 would decode it into a string field."""
     if value is True:
         return "true"
@@ -374,9 +357,11 @@ def _unify_bool(text: str) -> str | None:
 
 
 def _parse_storage(parts: list[str | int], storage: Any) -> list[_Volume]:
-    entries = [(storage, parts)] if isinstance(storage, dict) else [
-        (item, [*parts, index]) for index, item in enumerate(storage)
-    ]
+    entries = (
+        [(storage, parts)]
+        if isinstance(storage, dict)
+        else [(item, [*parts, index]) for index, item in enumerate(storage)]
+    )
     if not entries:
         raise _fail(parts, "at least one storage volume is required")
     volumes: list[_Volume] = []
@@ -397,7 +382,7 @@ def _parse_storage(parts: list[str | int], storage: Any) -> list[_Volume]:
 
 def _storage_attributes(parts: list[str | int], raw: dict[str, Any]) -> list[tuple[str, str]]:
     """go/sdl/storage.go v2StorageAttributes.UnmarshalYAML, including its raw-text comparisons."""
-    values = {key: _convert([*parts, key], _go_bool_text, value) for key, value in raw.items()}
+    values = {key: _convert([*parts, key], _go_scalar_text, value) for key, value in raw.items()}
     values.setdefault("persistent", "false")
     persistent, storage_class = values["persistent"], values.get("class", "")
     if storage_class == "":
@@ -458,7 +443,7 @@ def _parse_placement(name: str, body: dict[str, Any]) -> _Placement:
     attributes = None
     if body.get("attributes"):
         attributes = sorted(
-            (str(key), _convert([*parts, "attributes", str(key)], _go_bool_text, value))
+            (str(key), _convert([*parts, "attributes", str(key)], _go_scalar_text, value))
             for key, value in body["attributes"].items()
         )
     signed_by = body.get("signedBy") or {}
@@ -483,9 +468,16 @@ def _parse_service(name: str, body: dict[str, Any], version: str) -> _Service:
                 raise _fail([*parts, "credentials", key], "must not be blank")
         # v2.0 drops the email and keeps whitespace; v2.1 trims every field (groupBuilder_v2*.go)
         if version == "2.0":
-            credentials = {"host": raw["host"], "email": "", "username": raw["username"], "password": raw["password"]}
+            credentials = {
+                "host": raw["host"],
+                "email": "",
+                "username": raw["username"],
+                "password": raw["password"],
+            }
         else:
-            credentials = {key: str(raw.get(key, "")).strip() for key in ("host", "email", "username", "password")}
+            credentials = {
+                key: str(raw.get(key, "")).strip() for key in ("host", "email", "username", "password")
+            }
     return _Service(
         name=name,
         image=body["image"],
@@ -501,12 +493,16 @@ def _parse_service(name: str, body: dict[str, Any], version: str) -> _Service:
 def _parse_expose(parts: list[str | int], item: dict[str, Any]) -> _Expose:
     proto = (item.get("proto") or "TCP").upper()
     targets = [
-        _Target(service=to.get("service") or "", is_global=bool(to.get("global", False)), ip=to.get("ip") or "")
+        _Target(
+            service=to.get("service") or "", is_global=bool(to.get("global", False)), ip=to.get("ip") or ""
+        )
         for to in item.get("to") or []
     ]
     http = dict(item.get("http_options") or {})
     if "proxy_buffer_size" in http:
-        raise _fail([*parts, "http_options", "proxy_buffer_size"], "is not supported by this manifest version")
+        raise _fail(
+            [*parts, "http_options", "proxy_buffer_size"], "is not supported by this manifest version"
+        )
     options: dict[str, Any] = {}
     for key, default in _HTTP_DEFAULTS.items():
         value = http.get(key) or default
@@ -540,7 +536,9 @@ def _check_references(sdl: _SDL) -> None:
     """The reference parsers' semantic checks (go/sdl/v2.go validate, ts validateSDL)."""
     for name, kind in sdl.endpoints.items():
         if not _ENDPOINT_NAME.match(name):
-            raise _fail(["endpoints", name], "is not a valid endpoint name (lower-case letters, digits, - and _)")
+            raise _fail(
+                ["endpoints", name], "is not a valid endpoint name (lower-case letters, digits, - and _)"
+            )
         if kind != "ip":
             raise _fail(["endpoints", name, "kind"], "must be ip")
     for svc_name in sdl.services:
@@ -552,7 +550,9 @@ def _check_references(sdl: _SDL) -> None:
         if svc_name not in sdl.services:
             raise _fail(["deployment", svc_name], f"no service named {svc_name!r} in services")
         if not _SERVICE_NAME.match(svc_name) or len(svc_name) > 63:
-            raise _fail(["services", svc_name], "service names are lower-case letters, digits and '-' (DNS label)")
+            raise _fail(
+                ["services", svc_name], "service names are lower-case letters, digits and '-' (DNS label)"
+            )
         service = sdl.services[svc_name]
         for placement_name in sorted(sdl.deployment[svc_name]):
             profile, _count = sdl.deployment[svc_name][placement_name]
@@ -564,7 +564,8 @@ def _check_references(sdl: _SDL) -> None:
                 raise _fail(where, f"no placement profile named {placement_name!r} in profiles.placement")
             if profile not in placement.pricing:
                 raise _fail(
-                    ["profiles", "placement", placement_name, "pricing"], f"no price for compute profile {profile!r}"
+                    ["profiles", "placement", placement_name, "pricing"],
+                    f"no price for compute profile {profile!r}",
                 )
             _check_storage_params(svc_name, service, profile, sdl.compute[profile])
         for index, expose in enumerate(service.exposes):
@@ -579,7 +580,9 @@ def _check_references(sdl: _SDL) -> None:
                 endpoints_used.add(target.ip)
                 key = (target.ip, expose.as_port or expose.port, expose.proto)
                 if key in ports_used:
-                    raise _fail(at, f"port {key[1]}/{key[2]} on {target.ip!r} is already used by {ports_used[key]!r}")
+                    raise _fail(
+                        at, f"port {key[1]}/{key[2]} on {target.ip!r} is already used by {ports_used[key]!r}"
+                    )
                 ports_used[key] = svc_name
     for name in sdl.endpoints:
         if name not in endpoints_used:
@@ -646,7 +649,9 @@ def _manifest_exposes(service: _Service, sequence: Mapping[str, int]) -> list[di
                         "nextCases": list(expose.http_options["next_cases"]),
                     },
                     "ip": target.ip,
-                    "endpointSequenceNumber": sequence.get(target.ip, 0) if target.is_global and target.ip else 0,
+                    "endpointSequenceNumber": sequence.get(target.ip, 0)
+                    if target.is_global and target.ip
+                    else 0,
                 }
             )
     return sorted(entries, key=lambda e: (e["service"], e["port"], e["proto"], not e["global"]))
@@ -668,7 +673,9 @@ def _expose_endpoints(exposes: list[dict[str, Any]]) -> list[dict[str, int]]:
 
 def _endpoint_json(kind: int, sequence_number: int) -> dict[str, int]:
     # gogoproto JSON: `kind` is omitempty, so SHARED_HTTP (0) has no kind key
-    return {"kind": kind, "sequence_number": sequence_number} if kind else {"sequence_number": sequence_number}
+    return (
+        {"kind": kind, "sequence_number": sequence_number} if kind else {"sequence_number": sequence_number}
+    )
 
 
 def _attributes_json(pairs: list[tuple[str, str]]) -> list[dict[str, str]]:
@@ -740,7 +747,9 @@ def _build(sdl: _SDL) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[
             denom, amount = placement.pricing[profile]
             builder = builders.get(placement_name)
             if builder is None:
-                builder = builders[placement_name] = _GroupBuilder(spec=_group_spec(placement_name, placement))
+                builder = builders[placement_name] = _GroupBuilder(
+                    spec=_group_spec(placement_name, placement)
+                )
             exposes = _manifest_exposes(service, sequence)
             units = builder.spec["resources"]
             if merge and profile in builder.bound:
@@ -748,7 +757,8 @@ def _build(sdl: _SDL) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[
                 unit = units[location]
                 unit["count"] += count
                 unit["resource"]["endpoints"] = sorted(
-                    unit["resource"]["endpoints"] + _expose_endpoints(exposes), key=lambda e: e["sequence_number"]
+                    unit["resource"]["endpoints"] + _expose_endpoints(exposes),
+                    key=lambda e: e["sequence_number"],
                 )
                 resource_id = unit["resource"]["id"]
                 builder.unit_services[location].append(svc_name)
@@ -785,7 +795,9 @@ def _build(sdl: _SDL) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[
         groups.append(builder.spec)
         for unit, names in zip(builder.spec["resources"], builder.unit_services, strict=True):
             denom, amount = sdl.placements[name].pricing[sdl.deployment[names[0]][name][0]]
-            prices.append(ResourcePrice(name, unit["resource"]["id"], tuple(names), unit["count"], denom, amount))
+            prices.append(
+                ResourcePrice(name, unit["resource"]["id"], tuple(names), unit["count"], denom, amount)
+            )
     return manifest, groups, prices
 
 
@@ -793,7 +805,10 @@ def _group_spec(name: str, placement: _Placement) -> dict[str, Any]:
     return {
         "name": name,
         "requirements": {
-            "signed_by": {"all_of": _list_or_none(placement.all_of), "any_of": _list_or_none(placement.any_of)},
+            "signed_by": {
+                "all_of": _list_or_none(placement.all_of),
+                "any_of": _list_or_none(placement.any_of),
+            },
             "attributes": _attributes_json(placement.attributes) if placement.attributes else None,
         },
         "resources": [],
@@ -817,7 +832,9 @@ def _check_manifest(manifest: list[dict[str, Any]]) -> None:
             name = service["name"]
             for index, variable in enumerate(service["env"] or []):
                 if not _ENV_NAME.match(variable.split("=", 1)[0]):
-                    raise _fail(["services", name, "env", index], "must be NAME=value with a valid variable name")
+                    raise _fail(
+                        ["services", name, "env", index], "must be NAME=value with a valid variable name"
+                    )
             for expose in service["expose"]:
                 global_count += expose["global"]
                 for host in expose["hosts"] or []:
@@ -837,21 +854,27 @@ def _check_groups(groups: list[dict[str, Any]]) -> None:
         raise _fail(["profiles", "placement"], f"the chain allows at most {MAX_GROUPS} placement groups")
     denoms = {unit["price"]["denom"] for group in groups for unit in group["resources"]}
     if len(denoms) > 1:
-        raise _fail(["profiles", "placement"], "all prices must use the same denom, got " + ", ".join(sorted(denoms)))
+        raise _fail(
+            ["profiles", "placement"], "all prices must use the same denom, got " + ", ".join(sorted(denoms))
+        )
     for group in groups:
         if len(group["resources"]) > MAX_GROUP_UNITS:
-            raise _fail(["profiles", "placement", group["name"]], f"at most {MAX_GROUP_UNITS} resource units per group")
+            raise _fail(
+                ["profiles", "placement", group["name"]],
+                f"at most {MAX_GROUP_UNITS} resource units per group",
+            )
         for unit in group["resources"]:
             if unit["count"] > MAX_UNIT_COUNT:
                 raise _fail(
-                    ["deployment"], f"group {group['name']!r}: at most {MAX_UNIT_COUNT} replicas per resource unit"
+                    ["deployment"],
+                    f"group {group['name']!r}: at most {MAX_UNIT_COUNT} replicas per resource unit",
                 )
 
 
 # -------------------------------------------------------------------------------------------- summary
 
 
-def _summaries(sdl: _SDL) -> tuple[ServiceSummary, ...]:
+def _summaries(sdl: _SDL) -> list[dict[str, Any]]:
     result = []
     for name in sorted(sdl.deployment):
         service = sdl.services[name]
@@ -859,23 +882,23 @@ def _summaries(sdl: _SDL) -> tuple[ServiceSummary, ...]:
         for expose in service.exposes:
             global_targets = [t for t in expose.targets if t.is_global]
             ports.append(
-                PortSummary(
-                    port=expose.port,
-                    as_port=expose.as_port or None,
-                    proto=expose.proto,
-                    is_global=bool(global_targets),
-                    to_services=tuple(t.service for t in expose.targets if t.service),
-                    ip=next((t.ip for t in global_targets if t.ip), None),
-                )
+                {
+                    "port": expose.port,
+                    "as": expose.as_port or None,
+                    "proto": expose.proto,
+                    "global": bool(global_targets),
+                    "to": [t.service for t in expose.targets if t.service],
+                    "ip": next((t.ip for t in global_targets if t.ip), None),
+                }
             )
         placements = sdl.deployment[name]
         result.append(
-            ServiceSummary(
-                name=name,
-                image=service.image,
-                count=sum(count for _profile, count in placements.values()),
-                placements=tuple(sorted(placements)),
-                ports=tuple(ports),
-            )
+            {
+                "name": name,
+                "image": service.image,
+                "count": sum(count for _profile, count in placements.values()),
+                "placements": sorted(placements),
+                "ports": ports,
+            }
         )
-    return tuple(result)
+    return result

@@ -39,11 +39,11 @@ _TYPE_WORDS = {
     "null": "empty",
 }
 _FRIENDLY_BY_FIELD = {
-    "cpu.units": "must be a positive amount (cores like 0.5 or 2, millicores like \"500m\")",
+    "cpu.units": 'must be a positive amount (cores like 0.5 or 2, millicores like "500m")',
     "port": "must be 1..65535",
     "as": "must be 1..65535",
     "mount": "must be an absolute path like /data",
-    "min_window": "must be a whole number followed by s, m or h, like \"24h\"",
+    "min_window": 'must be a whole number followed by s, m or h, like "24h"',
 }
 
 

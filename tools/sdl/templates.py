@@ -1,15 +1,19 @@
 """Workload templates: the only source of SDL that Necto deploys.
 
 Each ``sdl_templates/<id>.yaml`` is a complete SDL 2.0 document with sensible defaults plus an ``x-necto``
-metadata block (title, description, ``requires_image``, ``required_env``, ``storage_volume``). Rendering
+metadata block (title, description, ``requires_image``, ``required_env``, ``storage_volume``, ``service``,
+``env_links``). Rendering
 loads the YAML into a dict, removes ``x-necto`` (the SDL schema forbids unknown top-level keys), sets
 fields from typed ``TemplateVars`` in code and dumps YAML again. Values are data, never spliced into
 text, so nothing a user or a model types can add fields, services or ports (security: the model can
 never supply SDL). The rendered text is compiled before it is returned, so it always compiles.
 
-Template conventions: one *primary* service (the only one), one compute profile, one placement named
-``akash`` that prices the profile in ``uact``. With a custom image the template's command/args are
-dropped: they belong to the default image (e.g. the Next.js starter scaffolding).
+Template conventions: one *primary* service (``x-necto.service``, or the only service) that the variables
+resize and re-image, one placement named ``akash``. Every compute profile is priced at
+``price_uact_per_block`` in ``uact`` (a per-replica ceiling: the chain's unit price is amount x count).
+Helper services (the WordPress database) keep their template settings; ``env_links`` copies a secret
+from the primary's env into theirs, so one password is asked for once. With a custom image the
+template's command/args are dropped: they belong to the default image (e.g. the Next.js starter).
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from __future__ import annotations
 import copy
 import math
 import re
-from decimal import Decimal
+from decimal import ROUND_DOWN, Context, Decimal
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -31,7 +35,14 @@ from tools.sdl.compiler import compile_sdl
 from tools.sdl.loader import load_trusted_yaml
 from tools.sdl.units import parse_bytes, parse_cpu_millis, parse_gpu_units
 
-__all__ = ["TEMPLATES_DIR", "TemplateInfo", "TemplateVars", "list_templates", "render_sdl"]
+__all__ = [
+    "TEMPLATES_DIR",
+    "TemplateInfo",
+    "TemplateVars",
+    "list_templates",
+    "render_sdl",
+    "template_defaults",
+]
 
 TEMPLATES_DIR = Path(__file__).resolve().parents[2] / "sdl_templates"
 METADATA_KEY = "x-necto"
@@ -58,9 +69,21 @@ class TemplateVars(BaseModel):
     gpu_model: str | None = None
     gpu_count: int | None = Field(default=None, ge=0, le=24)
     region: str | None = None
-    price_uact_per_block: Decimal = Field(gt=0, max_digits=30, decimal_places=18)
+    price_uact_per_block: Decimal = Field(gt=0, description="bid ceiling per replica per block, in uact")
     env: dict[str, str] = Field(default_factory=dict)
     count: int = Field(default=1, ge=1, le=50)
+
+    @field_validator("price_uact_per_block")
+    @classmethod
+    def _dec_precision(cls, value: Decimal) -> Decimal:
+        # LegacyDec keeps 18 decimals; computed prices (e.g. USD/h -> uact/block) carry 28 digits, so round
+        # down: a ceiling that is a hair lower can never exceed the budget it came from.
+        if not value.is_finite():
+            raise ValueError("must be a finite amount")
+        value = value.quantize(Decimal(1).scaleb(-18), rounding=ROUND_DOWN, context=Context(prec=100))
+        if value <= 0:
+            raise ValueError("must be greater than 0 (at 18 decimal places)")
+        return value
 
     @field_validator("image")
     @classmethod
@@ -146,6 +169,23 @@ def list_templates(templates_dir: Path = TEMPLATES_DIR) -> list[TemplateInfo]:
     return [_info(template_id, _load(templates_dir, template_id)) for template_id in _ids(templates_dir)]
 
 
+def template_defaults(workload: str, templates_dir: Path = TEMPLATES_DIR) -> dict[str, Any]:
+    """The template's sizing as ComputeRequest fields (cpu, memory_gib, storage_gib, gpu_count).
+
+    The image is left out on purpose: a request's image means "the user brought one".
+    """
+    known = _ids(templates_dir)
+    if workload not in known:
+        raise UnknownTemplate(f"No template named {workload!r}. Known templates: {', '.join(known)}.")
+    info = _info(workload, _load(templates_dir, workload))
+    return {
+        "cpu": info.cpu,
+        "memory_gib": info.memory_gib,
+        "storage_gib": info.storage_gib,
+        "gpu_count": info.gpu_count,
+    }
+
+
 def render_sdl(workload: str, vars: TemplateVars, templates_dir: Path = TEMPLATES_DIR) -> str:
     """SDL text for ``workload`` with ``vars`` applied; it compiles with ``compile_sdl``.
 
@@ -159,10 +199,12 @@ def render_sdl(workload: str, vars: TemplateVars, templates_dir: Path = TEMPLATE
         )
     document = _load(templates_dir, workload)
     metadata = document.pop(METADATA_KEY)
-    service_name, service, profile, resources = _primary(document)
+    service_name, service, _profile, resources = _primary(document, metadata)
 
     if metadata.get("requires_image") and not vars.image:
-        raise InvalidRequest(f"The {workload!r} template needs an image.", hint="Set image, e.g. 'ghcr.io/me/app:1.0'.")
+        raise InvalidRequest(
+            f"The {workload!r} template needs an image.", hint="Set image, e.g. 'ghcr.io/me/app:1.0'."
+        )
     if vars.image and vars.image != service["image"]:
         service["image"] = vars.image
         service.pop("command", None)
@@ -170,7 +212,11 @@ def render_sdl(workload: str, vars: TemplateVars, templates_dir: Path = TEMPLATE
     if vars.port is not None:
         service["expose"][0]["port"] = vars.port
     service_env = _apply_env(service.get("env") or [], vars.env)
-    missing = [key for key in metadata.get("required_env", []) if key not in {e.split("=", 1)[0] for e in service_env}]
+    missing = [
+        key
+        for key in metadata.get("required_env", [])
+        if key not in {e.split("=", 1)[0] for e in service_env}
+    ]
     if missing:
         raise InvalidRequest(
             f"The {workload!r} template needs {', '.join(missing)} in env.",
@@ -178,6 +224,7 @@ def render_sdl(workload: str, vars: TemplateVars, templates_dir: Path = TEMPLATE
         )
     if service_env:
         service["env"] = service_env
+    _link_env(document, metadata, dict(entry.split("=", 1) for entry in service_env if "=" in entry))
 
     if vars.cpu is not None:
         millis = round(vars.cpu * 1000)
@@ -193,7 +240,10 @@ def render_sdl(workload: str, vars: TemplateVars, templates_dir: Path = TEMPLATE
     placement = document["profiles"]["placement"][PLACEMENT]
     if vars.region is not None:
         placement["attributes"] = {**(placement.get("attributes") or {}), "region": vars.region}
-    placement["pricing"] = {profile: {"denom": DENOM, "amount": _amount_text(vars.price_uact_per_block)}}
+    amount = _amount_text(vars.price_uact_per_block)
+    placement["pricing"] = {
+        name: {"denom": DENOM, "amount": amount} for name in document["profiles"]["compute"]
+    }
     document["deployment"][service_name][PLACEMENT]["count"] = vars.count
 
     text = yaml.safe_dump(document, sort_keys=False, default_flow_style=False, allow_unicode=True, width=100)
@@ -226,8 +276,11 @@ def _load(templates_dir: Path, template_id: str) -> dict[str, Any]:
     return copy.deepcopy(document)  # the cached copy stays pristine
 
 
-def _primary(document: dict[str, Any]) -> tuple[str, dict[str, Any], str, dict[str, Any]]:
-    (service_name, service), = document["services"].items()
+def _primary(
+    document: dict[str, Any], metadata: dict[str, Any]
+) -> tuple[str, dict[str, Any], str, dict[str, Any]]:
+    service_name = metadata.get("service") or next(iter(document["services"]))
+    service = document["services"][service_name]
     profile = document["deployment"][service_name][PLACEMENT]["profile"]
     return service_name, service, profile, document["profiles"]["compute"][profile]["resources"]
 
@@ -240,6 +293,14 @@ def _volume(resources: dict[str, Any], name: str) -> dict[str, Any]:
         if (volume.get("name") or "default") == name:
             return volume
     raise ValueError(f"template has no storage volume {name!r}")
+
+
+def _link_env(document: dict[str, Any], metadata: dict[str, Any], primary_env: dict[str, str]) -> None:
+    for other, links in (metadata.get("env_links") or {}).items():
+        service = document["services"][other]
+        env = dict(entry.split("=", 1) for entry in service.get("env") or [] if "=" in entry)
+        env.update({target: primary_env[source] for target, source in links.items() if source in primary_env})
+        service["env"] = [f"{key}={value}" for key, value in env.items()]
 
 
 def _apply_env(template_env: list[str], overrides: dict[str, str]) -> list[str]:
@@ -282,7 +343,7 @@ def _amount_text(amount: Decimal) -> str:
 
 def _info(template_id: str, document: dict[str, Any]) -> TemplateInfo:
     metadata = document[METADATA_KEY]
-    _, service, _, resources = _primary(document)
+    _, service, _, resources = _primary(document, metadata)
     gpu_units = parse_gpu_units((resources.get("gpu") or {}).get("units", 0))
     volume = _volume(resources, metadata.get("storage_volume", "default"))
     return TemplateInfo(

@@ -44,7 +44,7 @@ _UINT32_MAX = 2**32 - 1
 def parse_cpu_millis(value: object) -> int:
     """CPU units (``0.5``, ``2``, ``"250m"``, ``"1.5"``) to millicores (> 0)."""
     if isinstance(value, bool) or value is None:
-        raise ValueError("must be a number of cores like 0.5 or a string like \"500m\"")
+        raise ValueError('must be a number of cores like 0.5 or a string like "500m"')
     if isinstance(value, int | float):
         cores = float(value)
     elif isinstance(value, str):
@@ -54,10 +54,10 @@ def parse_cpu_millis(value: object) -> int:
                 raise ValueError("is too large")
             return _positive(millis)
         if not _CPU_NUMBER_RE.match(value):
-            raise ValueError(f"{value!r} is not a CPU amount; write cores (0.5, 2) or millicores (\"500m\")")
+            raise ValueError(f'{value!r} is not a CPU amount; write cores (0.5, 2) or millicores ("500m")')
         cores = float(value)
     else:
-        raise ValueError("must be a number of cores like 0.5 or a string like \"500m\"")
+        raise ValueError('must be a number of cores like 0.5 or a string like "500m"')
     if not math.isfinite(cores) or cores < 0:
         raise ValueError("must be a positive number of cores")
     millis = cores * 1000.0
@@ -69,10 +69,10 @@ def parse_cpu_millis(value: object) -> int:
 def parse_bytes(value: object) -> int:
     """Memory/storage size (``"512Mi"``, ``"1G"``, ``"1.5Gi"``, ``"1024"``) to bytes (> 0)."""
     if not isinstance(value, str):
-        raise ValueError("must be a string like \"512Mi\" or \"10Gi\"")
+        raise ValueError('must be a string like "512Mi" or "10Gi"')
     match = _SIZE_RE.match(value)
     if not match:
-        raise ValueError(f"{value!r} is not a size; write e.g. \"512Mi\", \"1Gi\" or \"1G\"")
+        raise ValueError(f'{value!r} is not a size; write e.g. "512Mi", "1Gi" or "1G"')
     number, suffix = match.groups()
     multiplier = _size_multiplier(suffix)
     size = float(number) * float(multiplier)
@@ -99,10 +99,10 @@ def _size_multiplier(suffix: str) -> int:
 def gpu_ram_attribute(value: object) -> str:
     """GPU ``ram`` (``"80Gi"``) to the attribute segment Go emits: whole Gi, rounded down (``"80Gi"``)."""
     if not isinstance(value, str):
-        raise ValueError("must be a string like \"80Gi\"")
+        raise ValueError('must be a string like "80Gi"')
     match = _SIZE_RE.match(value)
     if not match:
-        raise ValueError(f"{value!r} is not a size like \"80Gi\"")
+        raise ValueError(f'{value!r} is not a size like "80Gi"')
     number, suffix = match.groups()
     if suffix and suffix not in _GO_MEMORY_SUFFIXES:
         raise ValueError(f"GPU ram takes binary units (Ki, Mi, Gi, Ti), not {suffix!r}")

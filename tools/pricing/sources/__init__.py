@@ -101,7 +101,9 @@ class HttpJson:
         attempt = 0
         while True:
             try:
-                response = await client.request(method, url, headers=headers, timeout=self.timeout_s, **kwargs)
+                response = await client.request(
+                    method, url, headers=headers, timeout=self.timeout_s, **kwargs
+                )
             except httpx.TimeoutException:
                 failure = f"timed out after {self.timeout_s:g}s ({method} {url})"
             except httpx.TransportError as exc:

@@ -64,6 +64,7 @@ STORAGE_USD_PER_GIB_MONTH = Decimal("0.02")
 
 # Per-GPU USD/hour when Console has no price for a model: rough recent Akash market levels, used only as
 # a labelled fallback (never observed data).
+# fmt: off
 GPU_FALLBACK_USD_PER_HOUR: dict[str, Decimal] = {
     "h200": Decimal("2.40"), "h100": Decimal("1.80"), "a100": Decimal("1.10"), "l40s": Decimal("0.70"),
     "l40": Decimal("0.60"), "l4": Decimal("0.30"), "a6000": Decimal("0.45"), "a5000": Decimal("0.30"),
@@ -71,6 +72,7 @@ GPU_FALLBACK_USD_PER_HOUR: dict[str, Decimal] = {
     "rtx3080": Decimal("0.15"), "rtx5090": Decimal("0.60"), "a40": Decimal("0.35"), "a10": Decimal("0.25"),
     "a30": Decimal("0.30"), "t4": Decimal("0.12"), "v100": Decimal("0.25"), "p100": Decimal("0.10"),
 }
+# fmt: on
 
 _GPU_ATTRIBUTE = re.compile(
     r"^(?:capabilities/gpu/)?vendor/(?P<vendor>[^/]+)/model/(?P<model>[^/]+)"
@@ -137,7 +139,9 @@ def gpus_from_attributes(attributes: Iterable[tuple[str, str]]) -> tuple[AkashGp
         matched = _GPU_ATTRIBUTE.match(key)
         if not matched or str(value).lower() not in ("true", "1", "yes"):
             continue
-        gpu = AkashGpu(model=matched["model"].lower(), ram=matched["ram"], interface=_lower(matched["interface"]))
+        gpu = AkashGpu(
+            model=matched["model"].lower(), ram=matched["ram"], interface=_lower(matched["interface"])
+        )
         found[(gpu.model, gpu.ram, gpu.interface)] = gpu
     return _compact_gpus(found.values())
 
@@ -228,9 +232,11 @@ def gpu_prior(prices: list[GpuPrice], model: str, variants: list[AkashGpu]) -> t
         return None
     for variant in variants:
         for entry in entries:
-            if (variant.ram is None or entry.ram == variant.ram) and (
-                variant.interface is None or entry.interface == variant.interface
-            ) and (variant.ram or variant.interface):
+            if (
+                (variant.ram is None or entry.ram == variant.ram)
+                and (variant.interface is None or entry.interface == variant.interface)
+                and (variant.ram or variant.interface)
+            ):
                 return entry.med, f"{model}/{entry.ram}/{entry.interface} med"
     meds = sorted(e.med for e in entries)
     return meds[(len(meds) - 1) // 2], f"{model} median over {len(meds)} variants"
@@ -259,7 +265,9 @@ class AkashSource:
         self.block_time_s = block_time_s
         self.page_limit = page_limit
         self.clock = clock
-        self._chain = HttpJson(self.name, client=client, transport=transport, timeout_s=timeout_s, retries=retries)
+        self._chain = HttpJson(
+            self.name, client=client, transport=transport, timeout_s=timeout_s, retries=retries
+        )
         self._console = HttpJson(
             "akash-console", client=client, transport=transport, timeout_s=timeout_s, retries=retries
         )
@@ -275,9 +283,17 @@ class AkashSource:
             if key:
                 params["pagination.key"] = key
             body = await self._chain.get(f"{self.rest_url}{PROVIDERS_PATH}", params=params)
-            require(isinstance(body, dict) and isinstance(body.get("providers"), list), self.name, "no 'providers' list")
+            require(
+                isinstance(body, dict) and isinstance(body.get("providers"), list),
+                self.name,
+                "no 'providers' list",
+            )
             for record in body["providers"]:
-                require(isinstance(record, dict) and isinstance(record.get("owner"), str), self.name, "provider without owner")
+                require(
+                    isinstance(record, dict) and isinstance(record.get("owner"), str),
+                    self.name,
+                    "provider without owner",
+                )
                 records.append(record)
             pagination = body.get("pagination") or {}
             key = pagination.get("next_key") if isinstance(pagination, dict) else None
@@ -319,15 +335,25 @@ class AkashSource:
         available = None
         if console:
             online = bool(console.get("isOnline"))
-            uptime = _uptime(console.get("uptime7d") if console.get("uptime7d") is not None else console.get("uptime30d"))
+            uptime = _uptime(
+                console.get("uptime7d") if console.get("uptime7d") is not None else console.get("uptime30d")
+            )
             audited = bool(console.get("isAudited"))
             name = console.get("name") or None
             for gpu in console.get("gpuModels") or []:
-                gpus.append(AkashGpu(model=str(gpu["model"]).lower(), ram=gpu.get("ram"), interface=_lower(gpu.get("interface"))))
+                gpus.append(
+                    AkashGpu(
+                        model=str(gpu["model"]).lower(),
+                        ram=gpu.get("ram"),
+                        interface=_lower(gpu.get("interface")),
+                    )
+                )
             if not raw_region:
                 raw_region = console.get("locationRegion")
             if not raw_region and console.get("ipCountryCode"):
-                raw_region = "-".join(str(p) for p in (console.get("ipCountryCode"), console.get("ipRegionCode")) if p)
+                raw_region = "-".join(
+                    str(p) for p in (console.get("ipCountryCode"), console.get("ipRegionCode")) if p
+                )
             available = _capacity(console.get("stats"))
         region = necto_region(raw_region)
         if region is None and console and console.get("ipRegion"):
@@ -372,7 +398,9 @@ class AkashSource:
                 hourly = monthly / CONSOLE_HOURS_PER_MONTH
                 return (
                     hourly,
-                    exact_inputs(console_akash_usd_per_month=monthly, console_hours_per_month=CONSOLE_HOURS_PER_MONTH),
+                    exact_inputs(
+                        console_akash_usd_per_month=monthly, console_hours_per_month=CONSOLE_HOURS_PER_MONTH
+                    ),
                     "Console /v1/pricing estimate",
                 )
             except (SourceError, PricingError, KeyError, TypeError):
@@ -439,8 +467,19 @@ class AkashSource:
             assert cpu_prior is not None
             usd_per_hour, prior_inputs, label = cpu_prior
             return [
-                self._offer(provider, request, f"akash:{provider.owner}", None, None, usd_per_hour, prior_inputs,
-                            label, notes, observed, hours)
+                self._offer(
+                    provider,
+                    request,
+                    f"akash:{provider.owner}",
+                    None,
+                    None,
+                    usd_per_hour,
+                    prior_inputs,
+                    label,
+                    notes,
+                    observed,
+                    hours,
+                )
             ]
         models = [request.gpu_model] if request.gpu_model else sorted({g.model for g in provider.gpus})
         offers = []
@@ -459,9 +498,19 @@ class AkashSource:
             usd_per_hour = per_gpu * request.gpu_count
             offer_id = f"akash:{provider.owner}" if request.gpu_model else f"akash:{provider.owner}:{model}"
             offers.append(
-                self._offer(provider, request, offer_id, model, variants[0], usd_per_hour,
-                            exact_inputs(usd_per_gpu_hour=per_gpu, gpu_count=request.gpu_count), label,
-                            notes, observed, hours)
+                self._offer(
+                    provider,
+                    request,
+                    offer_id,
+                    model,
+                    variants[0],
+                    usd_per_hour,
+                    exact_inputs(usd_per_gpu_hour=per_gpu, gpu_count=request.gpu_count),
+                    label,
+                    notes,
+                    observed,
+                    hours,
+                )
             )
         return offers
 
@@ -482,7 +531,9 @@ class AkashSource:
         interface = variant.interface if variant else None
         memory = variant.memory_gib if variant else None
         total = billed_cost(usd_per_hour, hours, increment_s=self.block_time_s)
-        per_pflop = usd_per_effective_pflop_hour(usd_per_hour, model, request.gpu_count, interface=interface, memory_gib=memory)
+        per_pflop = usd_per_effective_pflop_hour(
+            usd_per_hour, model, request.gpu_count, interface=interface, memory_gib=memory
+        )
         spec = gpu_spec(model, interface=interface, memory_gib=memory)
         return Offer(
             provider=provider.display_name,
@@ -501,7 +552,9 @@ class AkashSource:
             usd_per_hour=usd_per_hour,
             usd_total=total,
             usd_per_effective_pflop_hour=per_pflop,
-            effective_pflops=effective_pflops(model, request.gpu_count, interface=interface, memory_gib=memory),
+            effective_pflops=effective_pflops(
+                model, request.gpu_count, interface=interface, memory_gib=memory
+            ),
             observed_at=observed,
             ttl_s=AKASH_PRIOR_TTL_S,
             notes=[f"estimate: {label}", *notes],
@@ -539,14 +592,20 @@ class AkashSource:
         )
         try:
             return offers_from_bids(
-                body, providers, request, block_time_s=self.block_time_s, now=self.clock(),
-                akt_usd=akt_usd, current_height=current_height,
+                body,
+                providers,
+                request,
+                block_time_s=self.block_time_s,
+                now=self.clock(),
+                akt_usd=akt_usd,
+                current_height=current_height,
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise SourceError(self.name, f"unexpected bid: {exc}") from None
 
 
 # --- bids -> firm offers ---------------------------------------------------------------------------
+
 
 def _val(node: Any, field: str) -> Decimal:
     value = (node or {}).get(field) or {}
@@ -569,12 +628,16 @@ def _bid_resources(resources_offer: list[dict[str, Any]]) -> tuple[float, float,
         units = int(_val(gpu_node, "units"))
         if units:
             gpus += units * count
-            found = gpus_from_attributes((a["key"], a.get("value", "true")) for a in gpu_node.get("attributes") or [])
+            found = gpus_from_attributes(
+                (a["key"], a.get("value", "true")) for a in gpu_node.get("attributes") or []
+            )
             gpu = gpu or (found[0] if found else None)
     return float(cpu), float(memory), float(storage), gpus, gpu
 
 
-def _bid_age_s(created_at: Any, *, now: datetime, current_height: int | None, block_time_s: Decimal) -> float | None:
+def _bid_age_s(
+    created_at: Any, *, now: datetime, current_height: int | None, block_time_s: Decimal
+) -> float | None:
     text = str(created_at or "").strip()
     if text.isdigit():
         if current_height is None:
@@ -625,8 +688,17 @@ def offers_from_bids(
     offers = []
     for item in items:
         try:
-            offer = _bid_offer(item, known, request, block_time_s=block_time_s, now=now, akt_usd=akt_usd,
-                               current_height=current_height, bid_window_s=bid_window_s, hours=hours)
+            offer = _bid_offer(
+                item,
+                known,
+                request,
+                block_time_s=block_time_s,
+                now=now,
+                akt_usd=akt_usd,
+                current_height=current_height,
+                bid_window_s=bid_window_s,
+                hours=hours,
+            )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise PricingError(f"bids: unexpected bid ({type(exc).__name__}: {exc})") from None
         if offer is not None:
@@ -660,55 +732,61 @@ def _bid_offer(
     if resources:
         cpu, memory, storage, gpus, gpu = _bid_resources(resources)
     else:
-        cpu, memory, storage, gpus, gpu = request.cpu, request.memory_gib, request.storage_gib, request.gpu_count, None
+        cpu, memory, storage, gpus, gpu = (
+            request.cpu,
+            request.memory_gib,
+            request.storage_gib,
+            request.gpu_count,
+            None,
+        )
     model = gpu.model if gpu else (request.gpu_model if gpus else None)
     interface = gpu.interface if gpu else None
     gpu_memory = gpu.memory_gib if gpu else None
     age = _bid_age_s(bid.get("created_at"), now=now, current_height=current_height, block_time_s=block_time_s)
     ttl = bid_window_s if age is None else max(0, int(bid_window_s - age))
     total = billed_cost(usd_per_hour, hours, increment_s=block_time_s)
-    per_pflop = usd_per_effective_pflop_hour(usd_per_hour, model, gpus, interface=interface, memory_gib=gpu_memory)
+    per_pflop = usd_per_effective_pflop_hour(
+        usd_per_hour, model, gpus, interface=interface, memory_gib=gpu_memory
+    )
     provider = known.get(address) or AkashProvider(owner=address)
     order = f"{bid_id['dseq']}/{bid_id['gseq']}/{bid_id['oseq']}"
-    return (
-        Offer(
-            provider=provider.display_name,
-            provider_address=address,
-            source="akash",
-            offer_id=f"akash:{address}:bid:{order}/{bid_id['bseq']}",
-            pricing_model="auction",
-            region=provider.region,
-            provider_region=provider.provider_region,
-            gpu_model=model,
-            gpu_count=gpus,
-            gpu_memory_gib=gpu_memory,
-            cpu=cpu,
-            memory_gib=memory,
-            storage_gib=storage if resources else request.storage_gib,
-            usd_per_hour=usd_per_hour,
-            usd_total=total,
-            usd_per_effective_pflop_hour=per_pflop,
-            effective_pflops=effective_pflops(model, gpus, interface=interface, memory_gib=gpu_memory),
-            observed_at=now,
-            ttl_s=ttl,
-            notes=[f"firm bid: {price['amount']} {price['denom']} per block, valid while the order is open"],
-            uptime=provider.uptime,
-            audited=provider.audited,
-            capacity_available=True,
-            deployable=True,
-            estimate=False,
-            inputs={
-                **exact_inputs(
-                    price_per_block=price["amount"],
-                    denom=price["denom"],
-                    block_time_s=block_time_s,
-                    akt_usd=akt_usd if price["denom"] == "uakt" else None,
-                    usd_per_hour=usd_per_hour,
-                    hours=hours,
-                    usd_total=total,
-                    usd_per_effective_pflop_hour=per_pflop,
-                ),
-                "bid_id": f"{bid_id['owner']}/{order}/{address}/{bid_id['bseq']}",
-            },
-        )
+    return Offer(
+        provider=provider.display_name,
+        provider_address=address,
+        source="akash",
+        offer_id=f"akash:{address}:bid:{order}/{bid_id['bseq']}",
+        pricing_model="auction",
+        region=provider.region,
+        provider_region=provider.provider_region,
+        gpu_model=model,
+        gpu_count=gpus,
+        gpu_memory_gib=gpu_memory,
+        cpu=cpu,
+        memory_gib=memory,
+        storage_gib=storage if resources else request.storage_gib,
+        usd_per_hour=usd_per_hour,
+        usd_total=total,
+        usd_per_effective_pflop_hour=per_pflop,
+        effective_pflops=effective_pflops(model, gpus, interface=interface, memory_gib=gpu_memory),
+        observed_at=now,
+        ttl_s=ttl,
+        notes=[f"firm bid: {price['amount']} {price['denom']} per block, valid while the order is open"],
+        uptime=provider.uptime,
+        audited=provider.audited,
+        capacity_available=True,
+        deployable=True,
+        estimate=False,
+        inputs={
+            **exact_inputs(
+                price_per_block=price["amount"],
+                denom=price["denom"],
+                block_time_s=block_time_s,
+                akt_usd=akt_usd if price["denom"] == "uakt" else None,
+                usd_per_hour=usd_per_hour,
+                hours=hours,
+                usd_total=total,
+                usd_per_effective_pflop_hour=per_pflop,
+            ),
+            "bid_id": f"{bid_id['owner']}/{order}/{address}/{bid_id['bseq']}",
+        },
     )

@@ -9,7 +9,6 @@ offer with ``capacity_available=False`` so the user sees what exists. Lambda bil
 from __future__ import annotations
 
 import re
-from decimal import Decimal
 from typing import Any
 
 import httpx
@@ -90,7 +89,9 @@ class LambdaSource:
         memory = gpu.memory_gib if gpu else None
         hours = to_decimal(request.hours)
         total = billed_cost(usd_per_hour, hours, increment_s=LAMBDA_BILLING_INCREMENT_S)
-        per_pflop = usd_per_effective_pflop_hour(usd_per_hour, model, gpus, interface=interface, memory_gib=memory)
+        per_pflop = usd_per_effective_pflop_hour(
+            usd_per_hour, model, gpus, interface=interface, memory_gib=memory
+        )
         pflops = effective_pflops(model, gpus, interface=interface, memory_gib=memory)
         regions = entry.get("regions_with_capacity_available") or []
         require(isinstance(regions, list), self.name, "regions_with_capacity_available is not a list")

@@ -105,8 +105,10 @@ class SkyPilotCatalogSource:
             seen = sorted(zones.get(offer_id, ()))
             if len(seen) > 1:
                 offer = offer.model_copy(
-                    update={"inputs": {**offer.inputs, "locations": ",".join(seen)},
-                            "notes": [*offer.notes, f"{len(seen)} locations in this region at this price"]}
+                    update={
+                        "inputs": {**offer.inputs, "locations": ",".join(seen)},
+                        "notes": [*offer.notes, f"{len(seen)} locations in this region at this price"],
+                    }
                 )
             result.append(offer)
         return result
@@ -176,7 +178,9 @@ class SkyPilotCatalogSource:
         )
         snapshot = "catalog snapshot list price; check the provider for today's price"
         total = billed_cost(price, hours)
-        per_pflop = usd_per_effective_pflop_hour(price, model, gpus, interface=interface, memory_gib=gpu_memory)
+        per_pflop = usd_per_effective_pflop_hour(
+            price, model, gpus, interface=interface, memory_gib=gpu_memory
+        )
         yield (
             Offer(
                 offer_id=f"{source}:{itype}:{place}:{price}",
@@ -186,15 +190,22 @@ class SkyPilotCatalogSource:
                 usd_per_effective_pflop_hour=per_pflop,
                 notes=[snapshot],
                 inputs=exact_inputs(
-                    instance_type=itype, accelerator=accelerator or None, catalog_price=price_text,
-                    usd_per_hour=price, hours=hours, usd_total=total, usd_per_effective_pflop_hour=per_pflop,
+                    instance_type=itype,
+                    accelerator=accelerator or None,
+                    catalog_price=price_text,
+                    usd_per_hour=price,
+                    hours=hours,
+                    usd_total=total,
+                    usd_per_effective_pflop_hour=per_pflop,
                 ),
                 **base,
             )
         )
         if spot > 0:
             expected, wall = spot_expected_cost(spot, hours, bucket=SPOT_BUCKET)
-            spot_per_pflop = usd_per_effective_pflop_hour(spot, model, gpus, interface=interface, memory_gib=gpu_memory)
+            spot_per_pflop = usd_per_effective_pflop_hour(
+                spot, model, gpus, interface=interface, memory_gib=gpu_memory
+            )
             yield (
                 Offer(
                     offer_id=f"{source}:{itype}:{place}:{spot}:spot",
@@ -208,9 +219,15 @@ class SkyPilotCatalogSource:
                         f"monthly interruption bucket ({wall.quantize(Decimal('0.01'))} wall hours for {hours} useful)",
                     ],
                     inputs=exact_inputs(
-                        instance_type=itype, accelerator=accelerator or None, catalog_spot_price=spot_text,
-                        usd_per_hour=spot, hours=hours, interruption_bucket=SPOT_BUCKET,
-                        expected_wall_hours=wall, usd_total=expected, usd_per_effective_pflop_hour=spot_per_pflop,
+                        instance_type=itype,
+                        accelerator=accelerator or None,
+                        catalog_spot_price=spot_text,
+                        usd_per_hour=spot,
+                        hours=hours,
+                        interruption_bucket=SPOT_BUCKET,
+                        expected_wall_hours=wall,
+                        usd_total=expected,
+                        usd_per_effective_pflop_hour=spot_per_pflop,
                     ),
                     **base,
                 )
