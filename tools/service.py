@@ -13,7 +13,7 @@ import logging
 import threading
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 from tools.deploy.backend import Bid, ChainBackend
@@ -187,6 +187,17 @@ class NectoService:
         )
         sdl_text = render_sdl(request.workload, variables)
         compiled = compile_sdl(sdl_text)
+        if len(compiled.groups) != 1:
+            raise InvalidRequest("Deployments with several placement groups are not supported yet.")
+        # The chain charges price x count for every resource unit: split the cap so the whole
+        # deployment stays within it (templates like wordpress have two priced units).
+        replicas = sum(p.count for p in compiled.prices)
+        if replicas > 1:
+            per_unit = (pricing.max_price_uact_per_block / replicas).quantize(Decimal("0.001"), rounding=ROUND_DOWN)
+            variables = variables.model_copy(update={"price_uact_per_block": per_unit})
+            sdl_text = render_sdl(request.workload, variables)
+            compiled = compile_sdl(sdl_text)
+        total_cap = sum(p.amount * p.count for p in compiled.prices)
         dseq = int(datetime.now(UTC).timestamp() * 1000)  # Console's convention: unique per owner
         tx_body = self.backend.create_deployment_body(
             dseq=dseq, groups=compiled.groups, manifest_hash=compiled.manifest_hash, deposit_uact=pricing.deposit_uact
@@ -216,8 +227,8 @@ class NectoService:
             "manifest_json": compiled.manifest_json.decode(),
             "manifest_hash": compiled.manifest_hash.hex(),
             "deposit_uact": pricing.deposit_uact,
-            "max_price_uact_per_block": str(pricing.max_price_uact_per_block),
-            "max_usd_per_hour": str(pricing.max_usd_per_hour),
+            "max_price_uact_per_block": str(total_cap.normalize()),
+            "max_usd_per_hour": str(uact_per_block_to_usd_per_hour(total_cap, block_time)),
             "expected_usd_per_hour": str(expected) if expected is not None else None,
             "funded_hours": str(pricing.funded_hours),
             "preferred_provider": offer.get("provider_address") if offer else None,

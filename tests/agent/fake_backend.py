@@ -60,7 +60,7 @@ class FakeBackend:
     def names(self) -> list[str]:
         return [name for name, _ in self.calls]
 
-    async def quote(self, request: dict[str, Any], *, limit: int) -> dict[str, Any]:
+    async def quote(self, request: dict[str, Any], *, limit: int, owner: str = "local") -> dict[str, Any]:
         self._record("quote", request=request, limit=limit)
         full = ComputeRequest.parse(request).model_dump(mode="json")
         offers = [

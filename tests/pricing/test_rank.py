@@ -151,18 +151,18 @@ def test_objectives_pick_different_winners():
     assert winners == {
         "cheapest": "akash:cheap",  # 80 USD
         "fastest": "lambda:h100",  # 0.79 effective PFLOPS
-        "reliable": "akash:solid",  # 100 * (1 + 20 * 0.001) = 102 vs cloud 90 * 1.2 = 108
-        "balanced": "cloud:a100",  # 90 * 1.01 = 90.9 vs cheap 80 * 1.25 = 100, solid 100.1
+        "reliable": "akash:solid",  # 100 * (1 + 20 * 0.001) = 102 vs cloud 90 * (1 + 0.2 + 0.5) = 153
+        "balanced": "cloud:a100",  # 90 * (1 + 0.01 + 0.05) = 95.4 vs cheap 80 * 1.25 = 100, solid 100.1
     }
 
 
 def test_balanced_scores_by_hand():
     ranking = rank(crafted(), request(gpu_model=None, objective="balanced"), now=NOW)
     scores = {r.offer.offer_id: r.score for r in ranking.offers}
-    assert scores["cloud:a100"] == D("90.9")  # 90 * (1 + 0.01)
+    assert scores["cloud:a100"] == D("95.4")  # 90 * (1 + 0.01 downtime + 0.05 unmeasured)
     assert scores["akash:cheap"] == D("100.0")  # 80 * (1 + 0.10 + 0.10 + 0.05)
     assert scores["akash:solid"] == D("100.1")  # 100 * (1 + 0.001)
-    assert scores["lambda:h100"] == D("252.5")  # 250 * 1.01
+    assert scores["lambda:h100"] == D("265")  # 250 * 1.06
 
 
 def test_staleness_penalty_in_balanced():
@@ -172,8 +172,8 @@ def test_staleness_penalty_in_balanced():
     assert ranking.best.offer.offer_id == "x:fresh"
     old_entry = next(r for r in ranking.offers if r.offer.offer_id == "x:old")
     assert old_entry.terms["staleness"] == "0.5"
-    # 100 * (1 + 0.01 + 0.05 estimate + 0.05 * 0.5)
-    assert old_entry.score == D("108.5")
+    # 100 * (1 + 0.01 downtime + 0.05 unmeasured + 0.05 estimate + 0.05 * 0.5 staleness)
+    assert old_entry.score == D("113.5")
 
 
 def test_fastest_puts_unknown_performance_last():
@@ -195,7 +195,8 @@ def test_fastest_cpu_only_prefers_more_vcpus():
 
 
 def test_spot_is_penalised_for_reliability():
-    offers = [make("spot:1", pricing_model="spot", usd_per_hour="0.5"), make("fixed:1", usd_per_hour="0.9")]
+    # reliable: spot 50 * (1 + 0.2 + 0.5 + 1.0) = 135 vs fixed 70 * (1 + 0.2 + 0.5) = 119
+    offers = [make("spot:1", pricing_model="spot", usd_per_hour="0.5"), make("fixed:1", usd_per_hour="0.7")]
     assert rank(offers, request(objective="cheapest"), now=NOW).best.offer.offer_id == "spot:1"
     assert rank(offers, request(objective="reliable"), now=NOW).best.offer.offer_id == "fixed:1"
 

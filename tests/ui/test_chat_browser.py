@@ -119,7 +119,9 @@ def drive_deploy_chat(page, base_url: str, screenshots: Path | None = SCREENSHOT
     page.keyboard.press("Enter")
 
     # Each tool call shows as a step; the table and the card are written by code.
-    expect(page.get_by_text(re.compile(r"Used\s+list_providers"))).to_be_visible(timeout=STEP_TIMEOUT_MS)
+    # (Chainlit gives each step's header the id "step-<name>": "Used list_providers".)
+    expect(page.locator("#step-list_providers").first).to_be_visible(timeout=STEP_TIMEOUT_MS)
+    expect(page.locator("#step-list_providers").first).to_contain_text("Used")
     table = page.locator("table").filter(has_text="$/hour").first
     expect(table).to_be_visible(timeout=STEP_TIMEOUT_MS)
     expect(table.locator("th")).to_have_count(12)
@@ -129,6 +131,8 @@ def drive_deploy_chat(page, base_url: str, screenshots: Path | None = SCREENSHOT
         table.scroll_into_view_if_needed()
         page.screenshot(path=str(screenshots / "1-comparison-table.png"), full_page=False)
 
+    for tool in ("build_sdl", "deploy"):
+        expect(page.locator(f"#step-{tool}").first).to_be_visible(timeout=STEP_TIMEOUT_MS)
     card = page.locator("table").filter(has_text="Plan hash").first
     expect(card).to_be_visible(timeout=STEP_TIMEOUT_MS)
     for label in ("Network", "Deposit (escrow)", "Max price", "Provider", "Images", "Ports", "Fee cap"):

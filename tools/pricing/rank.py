@@ -11,14 +11,17 @@ memory and storage at least the request's (unknown storage passes); region via `
 estimate) past its TTL.
 
 Scores, lower is better (``U`` = usd_total, ``down`` = 1 - uptime, with ``DEFAULT_UPTIME`` when the
-source reports none; ``unaudited``, ``spot``, ``estimate`` are 0/1; ``stale`` = min(age / ttl, 3)):
+source reports none; ``unmeasured`` (no uptime reported), ``unaudited``, ``spot``, ``estimate`` are 0/1;
+``stale`` = min(age / ttl, 3)):
 
 - cheapest: ``U``; ties by ``down``.
 - fastest: ``1 / effective_pflops`` (wall hours per effective PFLOP-hour of work: the fastest machine
   first; vCPUs stand in for CPU-only requests); ties by USD per effective PFLOP-hour (or ``U``).
   Offers of unknown performance come after all known ones.
-- reliable: ``U * (1 + 20 down + 1.0 unaudited + 1.0 spot + 0.1 estimate)``; ties by ``down``.
-- balanced: ``U * (1 + down + 0.10 unaudited + 0.10 spot + 0.05 estimate + 0.05 stale)``; ties by ``U``.
+- reliable: ``U * (1 + 20 down + 0.5 unmeasured + 1.0 unaudited + 1.0 spot + 0.1 estimate)``; ties by
+  ``down``. A measured 99.5 % beats an unmeasured default unless it costs ~40 % more.
+- balanced: ``U * (1 + down + 0.05 unmeasured + 0.10 unaudited + 0.10 spot + 0.05 estimate + 0.05 stale)``;
+  ties by ``U``.
 
 The balanced score is pricing.md §3's "risk-adjusted cost + tail risk + reliability + staleness", with the
 spot and estimate terms as the tail risk (spot ``U`` already holds the expected interruption overhead).
@@ -47,10 +50,24 @@ DEFAULT_UPTIME: dict[str, Decimal] = {
 }
 MAX_STALENESS = Decimal(3)
 
-# name -> (downtime, unaudited, spot, estimate, staleness) weights
-WEIGHTS: dict[str, tuple[Decimal, Decimal, Decimal, Decimal, Decimal]] = {
-    "reliable": (Decimal(20), Decimal("1.0"), Decimal("1.0"), Decimal("0.1"), Decimal(0)),
-    "balanced": (Decimal(1), Decimal("0.10"), Decimal("0.10"), Decimal("0.05"), Decimal("0.05")),
+# Penalty weights, as fractions of usd_total per unit of each term (see the module docstring).
+WEIGHTS: dict[str, dict[str, Decimal]] = {
+    "reliable": {
+        "downtime": Decimal(20),
+        "unmeasured": Decimal("0.5"),
+        "unaudited": Decimal("1.0"),
+        "spot": Decimal("1.0"),
+        "estimate": Decimal("0.1"),
+        "staleness": Decimal(0),
+    },
+    "balanced": {
+        "downtime": Decimal(1),
+        "unmeasured": Decimal("0.05"),
+        "unaudited": Decimal("0.10"),
+        "spot": Decimal("0.10"),
+        "estimate": Decimal("0.05"),
+        "staleness": Decimal("0.05"),
+    },
 }
 
 
@@ -208,17 +225,18 @@ def _score(offer: Offer, objective: str, now: datetime) -> tuple[int, Decimal, D
                 return 1, total, down, terms
         score = 1 / speed
         return 0, score, tie, {**terms, "speed": str(speed), "hours_per_unit": str(score)}
-    w_down, w_unaudited, w_spot, w_estimate, w_stale = WEIGHTS[objective]
-    unaudited = 1 if offer.audited is False else 0
-    spot = 1 if offer.pricing_model == "spot" else 0
-    estimate = 1 if offer.estimate else 0
-    stale = _staleness(offer, now)
-    factor = (
-        1 + w_down * down + w_unaudited * unaudited + w_spot * spot + w_estimate * estimate + w_stale * stale
-    )
-    terms.update(factor=str(factor), unaudited=str(unaudited), spot=str(spot), estimate=str(estimate))
-    if w_stale:
-        terms["staleness"] = str(stale)
+    weights = WEIGHTS[objective]
+    penalties = {
+        "downtime": down,
+        "unmeasured": Decimal(1 if offer.uptime is None else 0),
+        "unaudited": Decimal(1 if offer.audited is False else 0),
+        "spot": Decimal(1 if offer.pricing_model == "spot" else 0),
+        "estimate": Decimal(1 if offer.estimate else 0),
+        "staleness": _staleness(offer, now),
+    }
+    factor = 1 + sum((weights[name] * value for name, value in penalties.items()), Decimal(0))
+    terms.update({name: str(value) for name, value in penalties.items() if weights[name]})
+    terms["factor"] = str(factor)
     tie = down if objective == "reliable" else total
     return 0, total * factor, tie, terms
 
