@@ -70,7 +70,9 @@ async def test_lease_status_parsing() -> None:
             }
         },
         "forwarded_ports": {
-            "web": [{"host": "provider.test", "port": 22, "externalPort": 31234, "proto": "TCP", "name": "web"}]
+            "web": [
+                {"host": "provider.test", "port": 22, "externalPort": 31234, "proto": "TCP", "name": "web"}
+            ]
         },
         "ips": {},
     }
@@ -173,7 +175,12 @@ def _frame(pod: str, message: str) -> str:
 
 def _ws_gateway(base: str, token: str = TOKEN) -> ProviderGateway:
     return ProviderGateway(
-        base, jwt_factory=lambda: token, timeout_s=2, allow_http=True, ping_interval_s=5, reconnect_delay_s=0.01
+        base,
+        jwt_factory=lambda: token,
+        timeout_s=2,
+        allow_http=True,
+        ping_interval_s=5,
+        reconnect_delay_s=0.01,
     )
 
 
@@ -257,7 +264,14 @@ async def test_events() -> None:
         )  # fmt: skip
         await ws.send(json.dumps({"unexpected": True}))
         await ws.send(
-            json.dumps({"type": "Warning", "reason": "BackOff", "note": "restarting", "object": {"kind": "Pod", "name": "db-0"}})
+            json.dumps(
+                {
+                    "type": "Warning",
+                    "reason": "BackOff",
+                    "note": "restarting",
+                    "object": {"kind": "Pod", "name": "db-0"},
+                }
+            )
         )
 
     fake = FakeProviderWs([script])

@@ -93,9 +93,13 @@ def test_round_trip_with_the_local_signer(tmp_path) -> None:
         "leases": {"access": "full"},
     }
     signature = _b64(token.split(".")[2])
-    assert len(signature) == 64 and int.from_bytes(signature[32:], "big") <= coincurve.utils.GROUP_ORDER_INT // 2
+    assert (
+        len(signature) == 64 and int.from_bytes(signature[32:], "big") <= coincurve.utils.GROUP_ORDER_INT // 2
+    )
 
-    adr36 = create_jwt(signer, now=1_800_000_000, alg="ES256KADR36", leases={"access": "scoped", "scope": ["logs"]})
+    adr36 = create_jwt(
+        signer, now=1_800_000_000, alg="ES256KADR36", leases={"access": "scoped", "scope": ["logs"]}
+    )
     assert verify_jwt(adr36, signer.public_key, now=1_800_000_001)["leases"]["scope"] == ["logs"]
 
     # expired, not yet valid, wrong key, tampered
@@ -166,7 +170,8 @@ def test_schema_validation() -> None:
         good | {"iss": "cosmos1abc"},
         {k: v for k, v in good.items() if k != "exp"},
         good | {"leases": {"access": "full", "scope": ["logs"]}},
-        good | {"leases": {"access": "granular", "permissions": [{"provider": ADDRESS, "access": "full"}] * 2}},
+        good
+        | {"leases": {"access": "granular", "permissions": [{"provider": ADDRESS, "access": "full"}] * 2}},
     ):
         with pytest.raises(InvalidJWT):
             validate_claims(bad)

@@ -84,7 +84,9 @@ def test_create_deployment_round_trip(path: Path) -> None:
             assert res.id == rs["id"]
             assert res.cpu.units.val == _val(rs["cpu"]["units"])
             assert res.memory.quantity.val == _val(rs["memory"]["size"])
-            assert [(s.name, s.quantity.val, [(a.key, a.value) for a in s.attributes]) for s in res.storage] == [
+            assert [
+                (s.name, s.quantity.val, [(a.key, a.value) for a in s.attributes]) for s in res.storage
+            ] == [
                 (s["name"], _val(s["size"]), [(a["key"], a["value"]) for a in s.get("attributes") or []])
                 for s in rs.get("storage") or []
             ]
@@ -104,7 +106,9 @@ def test_create_deployment_round_trip(path: Path) -> None:
     assert fields["deposit"]["amount"] == {"denom": "uact", "amount": "5000000"}
     shown_prices = [u["price"] for g in fields["groups"] for u in g["resources"]]
     assert shown_prices == [u["price"] for g in groups for u in g["resources"]]
-    shown_memory = [u["resource"]["memory"]["quantity"]["val"] for g in fields["groups"] for u in g["resources"]]
+    shown_memory = [
+        u["resource"]["memory"]["quantity"]["val"] for g in fields["groups"] for u in g["resources"]
+    ]
     assert shown_memory == [u["resource"]["memory"]["size"]["val"] for g in groups for u in g["resources"]]
     assert m.required_signers(_body(packed)) == {OWNER}
 
@@ -128,7 +132,9 @@ def test_create_deployment_accepts_rest_shape_and_kind_names() -> None:
             }
         ],
     }
-    msg = deployment_pb2.MsgCreateDeployment.FromString(m.msg_create_deployment(OWNER, 1, [group], HASH, 1).value)
+    msg = deployment_pb2.MsgCreateDeployment.FromString(
+        m.msg_create_deployment(OWNER, 1, [group], HASH, 1).value
+    )
     unit = msg.groups[0].resources[0]
     assert unit.resource.memory.quantity.val == b"1024"
     assert unit.resource.endpoints[0].kind == 1

@@ -18,7 +18,9 @@ PUB = base64.b64encode(b"\x02" + b"\x11" * 32).decode()
 
 
 def _rest(handler) -> AkashRest:
-    return AkashRest("http://node.test", timeout_s=2, transport=httpx.MockTransport(handler), retry_backoff_s=(0,))
+    return AkashRest(
+        "http://node.test", timeout_s=2, transport=httpx.MockTransport(handler), retry_backoff_s=(0,)
+    )
 
 
 def _json(body, status: int = 200) -> httpx.Response:
@@ -46,7 +48,12 @@ async def test_account_found_missing_and_vesting() -> None:
                     "account": {
                         "@type": "/cosmos.vesting.v1beta1.ContinuousVestingAccount",
                         "base_vesting_account": {},
-                        "base_account": {"address": PROVIDER, "pub_key": None, "account_number": "9", "sequence": "0"},
+                        "base_account": {
+                            "address": PROVIDER,
+                            "pub_key": None,
+                            "account_number": "9",
+                            "sequence": "0",
+                        },
                     }
                 }
             )
@@ -175,8 +182,14 @@ async def test_deployments_bids_leases() -> None:
                 return _json(DEPLOYMENT)
             return _json({"code": 5, "message": "deployment not found"}, 404)
         if path.endswith("/bids/list"):
-            bid = {"id": BID_ID, "state": "open", "price": {"denom": "uact", "amount": "1234.560000000000000000"}}
-            return _json({"bids": [{"bid": bid | {"created_at": "101"}, "escrow_account": {}}], "pagination": {}})
+            bid = {
+                "id": BID_ID,
+                "state": "open",
+                "price": {"denom": "uact", "amount": "1234.560000000000000000"},
+            }
+            return _json(
+                {"bids": [{"bid": bid | {"created_at": "101"}, "escrow_account": {}}], "pagination": {}}
+            )
         if path.endswith("/leases/list"):
             lease = {
                 "id": BID_ID,
@@ -186,7 +199,9 @@ async def test_deployments_bids_leases() -> None:
                 "closed_on": "0",
                 "reason": "lease_closed_invalid",
             }
-            return _json({"leases": [{"lease": lease, "escrow_payment": {}}], "pagination": {"next_key": None}})
+            return _json(
+                {"leases": [{"lease": lease, "escrow_payment": {}}], "pagination": {"next_key": None}}
+            )
         return _json({"code": 12, "message": "Not Implemented"}, 501)
 
     async with _rest(handler) as rest:
@@ -198,7 +213,9 @@ async def test_deployments_bids_leases() -> None:
         assert (await rest.deployment(OWNER, 42)).dseq == 42
         assert await rest.deployment(OWNER, 43) is None
         (bid,) = await rest.bids(OWNER, 42)
-        assert bid.id.provider == PROVIDER and bid.price.amount == Decimal("1234.56") and bid.created_at == 101
+        assert (
+            bid.id.provider == PROVIDER and bid.price.amount == Decimal("1234.56") and bid.created_at == 101
+        )
         (lease,) = await rest.leases(OWNER, dseq=42, state="active")
         assert lease.state == "active" and lease.id.gseq == 1
     params = requests[0].url.params
@@ -211,7 +228,11 @@ async def test_wrong_shapes_in_lists_are_chain_errors() -> None:
         [
             {"deployments": [{"deployment": {"id": {"owner": OWNER}}}]},
             {"bids": "nope"},
-            {"leases": [{"lease": {"id": BID_ID, "state": "active", "price": {"denom": "uact", "amount": "x"}}}]},
+            {
+                "leases": [
+                    {"lease": {"id": BID_ID, "state": "active", "price": {"denom": "uact", "amount": "x"}}}
+                ]
+            },
         ]
     )
 
@@ -225,7 +246,10 @@ async def test_wrong_shapes_in_lists_are_chain_errors() -> None:
 
 
 def _block(height: int, time: str) -> dict:
-    return {"block_id": {"hash": ""}, "block": {"header": {"chain_id": "necto-sandbox-1", "height": str(height), "time": time}}}
+    return {
+        "block_id": {"hash": ""},
+        "block": {"header": {"chain_id": "necto-sandbox-1", "height": str(height), "time": time}},
+    }
 
 
 async def test_blocks_node_info_and_block_time() -> None:
@@ -265,7 +289,9 @@ async def test_price_and_bme_status() -> None:
                     }
                 }
             )
-        return _json({"status": "CIRCUIT_BREAKER_STATUS_HEALTHY", "collateral_ratio": "1.5", "mints_allowed": True})
+        return _json(
+            {"status": "CIRCUIT_BREAKER_STATUS_HEALTHY", "collateral_ratio": "1.5", "mints_allowed": True}
+        )
 
     async with _rest(handler) as rest:
         price = await rest.akt_price()
@@ -283,19 +309,32 @@ async def test_simulate_broadcast_and_tx_lookup() -> None:
         if path.endswith("/simulate"):
             body = json.loads(request.content)
             if body["tx_bytes"] == base64.b64encode(b"poor").decode():
-                return _json({"code": 3, "message": "rpc error: 0uakt is smaller than 5uakt: insufficient funds"}, 400)
+                return _json(
+                    {"code": 3, "message": "rpc error: 0uakt is smaller than 5uakt: insufficient funds"}, 400
+                )
             return _json({"gas_info": {"gas_wanted": "0", "gas_used": "123456"}, "result": {}})
         if path.endswith("/txs") and request.method == "POST":
             body = json.loads(request.content)
             assert body["mode"] == "BROADCAST_MODE_SYNC"
             if base64.b64decode(body["tx_bytes"]) == b"bad":
-                return _json({"tx_response": {"txhash": tx_hash, "code": 13, "codespace": "sdk", "raw_log": "insufficient fee"}})
+                return _json(
+                    {
+                        "tx_response": {
+                            "txhash": tx_hash,
+                            "code": 13,
+                            "codespace": "sdk",
+                            "raw_log": "insufficient fee",
+                        }
+                    }
+                )
             return _json({"tx_response": {"height": "0", "txhash": tx_hash, "code": 0, "raw_log": ""}})
         if path.endswith(f"/txs/{tx_hash}"):
             state["polls"] += 1
             if state["polls"] < 3:
                 return _json({"code": 5, "message": f"tx not found: {tx_hash}"}, 404)
-            return _json({"tx": {}, "tx_response": {"height": "55", "txhash": tx_hash, "code": 0, "gas_used": "1000"}})
+            return _json(
+                {"tx": {}, "tx_response": {"height": "55", "txhash": tx_hash, "code": 0, "gas_used": "1000"}}
+            )
         return _json({"code": 5, "message": "tx not found"}, 404)
 
     async with _rest(handler) as rest:

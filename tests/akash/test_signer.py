@@ -106,7 +106,9 @@ def test_sign_doc_verifies_and_is_low_s(settings) -> None:
         assert int.from_bytes(signature[32:], "big") <= N // 2
         doc = build_sign_doc(body, auth, chain_id, 9)
         der = coincurve.ecdsa.cdata_to_der(coincurve.ecdsa.deserialize_compact(signature))
-        assert coincurve.PublicKey(signer.public_key).verify(der, doc, hasher=lambda b: hashlib.sha256(b).digest())
+        assert coincurve.PublicKey(signer.public_key).verify(
+            der, doc, hasher=lambda b: hashlib.sha256(b).digest()
+        )
         assert verify_signature(signer.public_key, doc, signature)
         assert not verify_signature(signer.public_key, build_sign_doc(body, auth, chain_id, 10), signature)
         # the high-S twin of a valid signature is refused, as the chain does

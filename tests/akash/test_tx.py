@@ -17,7 +17,14 @@ from tools.akash import messages as m
 from tools.akash.rest import AkashRest
 from tools.akash.signer import LocalKeySigner, build_sign_doc, verify_signature
 from tools.akash.tx import TxClient
-from tools.errors import BroadcastError, BudgetExceeded, ChainError, InsufficientFunds, PolicyDenied, TxTimeout
+from tools.errors import (
+    BroadcastError,
+    BudgetExceeded,
+    ChainError,
+    InsufficientFunds,
+    PolicyDenied,
+    TxTimeout,
+)
 from tools.settings import NectoSettings
 
 CHAIN_ID = "necto-sandbox-1"
@@ -46,7 +53,9 @@ class FakeNode:
     def handle(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path
         if path == "/cosmos/base/tendermint/v1beta1/node_info":
-            return httpx.Response(200, json={"default_node_info": {"network": self.chain_id, "version": "0.38"}})
+            return httpx.Response(
+                200, json={"default_node_info": {"network": self.chain_id, "version": "0.38"}}
+            )
         if path.startswith("/cosmos/auth/v1beta1/accounts/"):
             if not self.exists:
                 return httpx.Response(404, json={"code": 5, "message": "account not found", "details": []})
@@ -105,7 +114,10 @@ class FakeNode:
             )
         doc = build_sign_doc(raw.body_bytes, raw.auth_info_bytes, self.chain_id, self.account_number)
         if not verify_signature(pub, doc, raw.signatures[0]):
-            return 4, "signature verification failed; please verify account number (7) and chain-id: unauthorized"
+            return (
+                4,
+                "signature verification failed; please verify account number (7) and chain-id: unauthorized",
+            )
         return self.broadcast_code, "insufficient fees" if self.broadcast_code else ""
 
     def _broadcast(self, tx_bytes: bytes) -> httpx.Response:
@@ -116,7 +128,13 @@ class FakeNode:
         if code == 0:
             self.sequence += 1
             self.included[tx_hash] = 123
-        body = {"height": "0", "txhash": tx_hash, "codespace": "sdk" if code else "", "code": code, "raw_log": log}
+        body = {
+            "height": "0",
+            "txhash": tx_hash,
+            "codespace": "sdk" if code else "",
+            "code": code,
+            "raw_log": log,
+        }
         return httpx.Response(200, json={"tx_response": body})
 
 
@@ -137,7 +155,9 @@ def node(signer) -> FakeNode:
 
 @pytest.fixture
 async def client(node, signer, settings):
-    rest = AkashRest("http://node.test", timeout_s=2, transport=httpx.MockTransport(node.handle), retry_backoff_s=(0,))
+    rest = AkashRest(
+        "http://node.test", timeout_s=2, transport=httpx.MockTransport(node.handle), retry_backoff_s=(0,)
+    )
     yield TxClient(rest, signer, settings, poll_s=0.01)
     await rest.aclose()
 

@@ -27,6 +27,7 @@ NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 REST = "http://chain.test"
 CONSOLE = "http://console.test"
 D = Decimal
+BLOCK = Decimal("6.098")
 
 A = "akash1aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"  # a100 80Gi sxm4, audited, us-west
 B = "akash1bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"  # a100 + h100, unaudited, eu (console region only)
@@ -383,7 +384,7 @@ def test_offers_from_bids_firm_prices():
             bid(C, "10.000000000000000000", state="closed"),
         ]
     }
-    offers = offers_from_bids(body, PROVIDERS, BID_REQUEST, now=NOW, current_height=1020)
+    offers = offers_from_bids(body, PROVIDERS, BID_REQUEST, block_time=BLOCK, now=NOW, current_height=1020)
     assert len(offers) == 2
     a = next(o for o in offers if o.provider_address == A)
     assert a.offer_id == f"akash:{A}:bid:42/1/1/0"
@@ -401,7 +402,7 @@ def test_offers_from_bids_firm_prices():
 
 def test_bids_expire():
     offers = offers_from_bids(
-        {"bids": [bid(A, "1000")]}, PROVIDERS, BID_REQUEST, now=NOW, current_height=1100
+        {"bids": [bid(A, "1000")]}, PROVIDERS, BID_REQUEST, block_time=BLOCK, now=NOW, current_height=1100
     )
     assert offers[0].ttl_s == 0
     ranking = rank(offers, BID_REQUEST, now=NOW + timedelta(seconds=1))
@@ -411,8 +412,8 @@ def test_bids_expire():
 def test_uakt_bids_need_akt_price():
     body = {"bids": [bid(A, "1000", denom="uakt")]}
     with pytest.raises(DenomPriceMissing):
-        offers_from_bids(body, PROVIDERS, BID_REQUEST, now=NOW)
-    offers = offers_from_bids(body, PROVIDERS, BID_REQUEST, now=NOW, akt_usd=D("2"))
+        offers_from_bids(body, PROVIDERS, BID_REQUEST, block_time=BLOCK, now=NOW)
+    offers = offers_from_bids(body, PROVIDERS, BID_REQUEST, block_time=BLOCK, now=NOW, akt_usd=D("2"))
     assert offers[0].usd_per_hour == D("7.2") / D("6.098")
     assert offers[0].inputs["akt_usd"] == "2"
     assert offers[0].ttl_s == 300  # created_at is a height but no current height: the whole window
@@ -424,16 +425,18 @@ def test_console_bids_shape_and_unknown_provider():
             bid("akash1zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzz", "500", created_at="2026-03-01T11:59:00Z")
         ]
     }
-    offers = offers_from_bids(body, {}, BID_REQUEST, now=NOW)
+    offers = offers_from_bids(body, {}, BID_REQUEST, block_time=BLOCK, now=NOW)
     assert offers[0].provider == "akash1zzzzzz...zzzz"
     assert offers[0].ttl_s == 240 and offers[0].region is None
 
 
 def test_garbage_bids_raise_pricing_error():
     with pytest.raises(PricingError):
-        offers_from_bids({"bids": [{"bid": {"state": "open"}}]}, PROVIDERS, BID_REQUEST, now=NOW)
+        offers_from_bids(
+            {"bids": [{"bid": {"state": "open"}}]}, PROVIDERS, BID_REQUEST, block_time=BLOCK, now=NOW
+        )
     with pytest.raises(PricingError):
-        offers_from_bids(["nope"], PROVIDERS, BID_REQUEST, now=NOW)
+        offers_from_bids(["nope"], PROVIDERS, BID_REQUEST, block_time=BLOCK, now=NOW)
 
 
 async def test_bid_offers_via_chain_rest():
@@ -445,3 +448,17 @@ async def test_bid_offers_via_chain_rest():
     src = AkashSource(REST, transport=httpx.MockTransport(handler), clock=lambda: NOW)
     offers = await src.bid_offers(BID_REQUEST, owner="akash1owner", dseq=42, providers=PROVIDERS)
     assert [o.offer_id for o in offers] == [f"akash:{A}:bid:42/1/1/0"]
+
+
+def test_bids_with_raw_provider_records_positional_call():
+    """The deploy service passes its cache of raw chain REST provider records and positional args."""
+    cache = {
+        A: chain_provider(A, "provider.alpha.example", [("region", "us-west")]),
+        B: console_provider(B, audited=False, uptime7d=0.93, country="DE", region_code="HE"),
+    }
+    body = {"bids": [bid(A, "1000"), bid(B, "1200", bseq=1)]}
+    offers = offers_from_bids(body, cache, BID_REQUEST, D("6.098"), NOW)
+    by_provider = {o.provider_address: o for o in offers}
+    assert by_provider[A].provider == "provider.alpha.example" and by_provider[A].region == "us-west"
+    assert by_provider[B].region == "eu-central" and by_provider[B].audited is False
+    assert rank(offers, BID_REQUEST, now=NOW).best.offer.provider_address == A

@@ -227,16 +227,3 @@ async def test_all_sources_together():
     assert "lambda" in sources_seen and len(sources_seen) >= 3
     assert quote.skipped == []
     json.dumps(quote.to_json())
-
-
-def test_sources_from_settings(tmp_path):
-    from tools.pricing.quote import sources_from_settings
-    from tools.settings import NectoSettings
-
-    settings = NectoSettings(network="mainnet")
-    names = [s.name for s in sources_from_settings(settings, lambda_api_key="k", catalog_dir=tmp_path)]
-    assert names == ["akash", "lambda", "skypilot"]
-    akash = sources_from_settings(settings)[0]
-    assert akash.console_url == "https://console-api.akash.network" and akash.block_time_s == D("6.098")
-    # sandbox before the devnet starts: no REST URL, no Akash source
-    assert sources_from_settings(NectoSettings(network="sandbox", rest_url=None)) == []

@@ -6,7 +6,7 @@ import hashlib
 import json
 
 import pytest
-from conftest import CONFORMANCE, INVALID_FILES, VALID_CASES
+from sdl_paths import CONFORMANCE, INVALID_FILES, VALID_CASES
 
 from tools.errors import InvalidSDL
 from tools.sdl import compile_sdl, manifest_json_bytes

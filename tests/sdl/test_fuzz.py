@@ -5,7 +5,7 @@ from __future__ import annotations
 import copy
 
 import yaml
-from conftest import CONFORMANCE, VALID_CASES
+from sdl_paths import CONFORMANCE, VALID_CASES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -32,11 +31,7 @@ from pydantic import BaseModel, ConfigDict
 from tools.pricing.offer import Offer, format_usd, utc_now
 from tools.pricing.rank import RankedOffer, Ranking, rank
 from tools.pricing.sources import PriceSource, SourceError
-from tools.pricing.sources.akash import AkashSource
-from tools.pricing.sources.lambda_cloud import LAMBDA_API_URL, LambdaSource
-from tools.pricing.sources.skypilot_catalog import SkyPilotCatalogSource
 from tools.request import ComputeRequest
-from tools.settings import NectoSettings
 
 DEFAULT_SOURCE_TIMEOUT_S = 15.0
 
@@ -83,33 +78,6 @@ class Quote(BaseModel):
     def block(self, offer_id: str, reason: str = "blocked after a failed launch") -> Quote:
         """The same quote re-ranked without ``offer_id``."""
         return Quote(request=self.request, ranking=self.ranking.block(offer_id, reason), skipped=self.skipped)
-
-
-def sources_from_settings(
-    settings: NectoSettings,
-    *,
-    rest_url: str | None = None,
-    lambda_api_key: str | None = None,
-    lambda_base_url: str = LAMBDA_API_URL,
-    catalog_dir: str | Path | None = None,
-) -> list[PriceSource]:
-    """The usual sources for ``settings``: Akash (when a chain REST URL is known), Lambda (with a key),
-    SkyPilot catalogs (with a directory, e.g. ``~/.sky/catalogs/v8``).
-
-    ``rest_url`` overrides the settings' REST URL (the embedded devnet's address once it is started).
-    """
-    sources: list[PriceSource] = []
-    chain = rest_url or settings.effective_rest_url
-    if chain:
-        console = settings.console_api_url or settings.preset.console_api_url
-        sources.append(
-            AkashSource(chain, console, timeout_s=settings.http_timeout_s, block_time_s=settings.block_time_s)
-        )
-    if lambda_api_key:
-        sources.append(LambdaSource(lambda_base_url, lambda_api_key, timeout_s=settings.http_timeout_s))
-    if catalog_dir is not None and Path(catalog_dir).is_dir():
-        sources.append(SkyPilotCatalogSource(catalog_dir))
-    return sources
 
 
 def source_name(source: object) -> str:

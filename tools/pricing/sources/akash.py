@@ -595,13 +595,25 @@ class AkashSource:
                 body,
                 providers,
                 request,
-                block_time_s=self.block_time_s,
-                now=self.clock(),
+                self.block_time_s,
+                self.clock(),
                 akt_usd=akt_usd,
                 current_height=current_height,
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise SourceError(self.name, f"unexpected bid: {exc}") from None
+
+
+def provider_from_record(record: AkashProvider | dict[str, Any] | Any) -> AkashProvider | None:
+    """An AkashProvider from itself, a chain REST provider record or a Console ``/v1/providers`` entry."""
+    if isinstance(record, AkashProvider):
+        return record
+    if not isinstance(record, dict) or not isinstance(record.get("owner"), str):
+        return None
+    if "isOnline" in record or "hostUri" in record:  # Console shape
+        chain = {"owner": record["owner"], "host_uri": record.get("hostUri") or "", "attributes": []}
+        return AkashSource._provider(chain, record)
+    return AkashSource._provider(record, None)
 
 
 # --- bids -> firm offers ---------------------------------------------------------------------------
@@ -654,11 +666,11 @@ def _bid_age_s(
 
 def offers_from_bids(
     bids_json: Any,
-    providers: Iterable[AkashProvider] | Mapping[str, AkashProvider],
+    providers: Iterable[AkashProvider | dict[str, Any]] | Mapping[str, AkashProvider | dict[str, Any]],
     request: ComputeRequest,
-    *,
-    block_time_s: Decimal = DEFAULT_BLOCK_TIME_S,
+    block_time: Decimal,
     now: datetime,
+    *,
     akt_usd: Decimal | None = None,
     current_height: int | None = None,
     bid_window_s: int = BID_WINDOW_S,
@@ -667,9 +679,11 @@ def offers_from_bids(
 
     Args:
         bids_json: chain REST ``bids/list`` body (``{"bids": [...]}``) or Console ``/v1/bids`` (``{"data": [...]}``).
-        providers: known providers (name, region, uptime, audit) by owner; unknown bidders still count.
+        providers: known providers by owner: AkashProvider objects, or raw chain REST provider records
+            (``{owner, host_uri, attributes, info}``) or Console ``/v1/providers`` entries; unknown bidders
+            still count.
         request: the request the order was created for (hours, and sizes when a bid omits resources).
-        block_time_s: seconds per block for the per-block -> per-hour conversion.
+        block_time: seconds per block for the per-block -> per-hour conversion (settings.block_time_s).
         now: observation time of the bids.
         akt_usd: AKT/USD, required for bids in uakt (DenomPriceMissing otherwise).
         current_height: chain height, to age bids whose ``created_at`` is a height.
@@ -683,7 +697,8 @@ def offers_from_bids(
     items = bids_json.get("bids", bids_json.get("data"))
     if not isinstance(items, list):
         raise PricingError("bids: no 'bids' list")
-    known = dict(providers) if isinstance(providers, Mapping) else {p.owner: p for p in providers}
+    values = providers.values() if isinstance(providers, Mapping) else providers
+    known = {p.owner: p for p in (provider_from_record(v) for v in values) if p is not None}
     hours = to_decimal(request.hours)
     offers = []
     for item in items:
@@ -692,7 +707,7 @@ def offers_from_bids(
                 item,
                 known,
                 request,
-                block_time_s=block_time_s,
+                block_time_s=to_decimal(block_time, what="block_time"),
                 now=now,
                 akt_usd=akt_usd,
                 current_height=current_height,
