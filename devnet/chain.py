@@ -312,7 +312,9 @@ class Chain:
     # ---------------------------------------------------------------------------------- genesis
     def _genesis(self) -> None:
         self.height = 1
-        self.blocks[1] = Block(1, _now_rfc3339(), hashlib.sha256(f"genesis/{self.chain_id}".encode()).digest(), [])
+        self.blocks[1] = Block(
+            1, _now_rfc3339(), hashlib.sha256(f"genesis/{self.chain_id}".encode()).digest(), []
+        )
 
     # ---------------------------------------------------------------------------------- accounts
     def ensure_account(self, address: str, pubkey: bytes | None = None) -> Account:
@@ -441,7 +443,9 @@ class Chain:
             required = self.required_fee(tx.gas_limit)
             paid = tx.fee.get("uakt", 0)
             if paid < required:
-                raise TxError(13, f"insufficient fees; got: {paid}uakt required: {required}uakt: insufficient fee")
+                raise TxError(
+                    13, f"insufficient fees; got: {paid}uakt required: {required}uakt: insufficient fee"
+                )
             pending_fees = self._check_fees.get(signer, 0)
             available = self.balance(signer, "uakt") - pending_fees
             if paid > available:
@@ -491,7 +495,9 @@ class Chain:
         elif url == URL_UPDATE_DEPLOYMENT:
             self._validate_deployment_id(msg.id)
             if len(msg.hash) != 32:
-                raise TxError(10, f"invalid deployment hash: expected 32 bytes, got {len(msg.hash)}", "deployment")
+                raise TxError(
+                    10, f"invalid deployment hash: expected 32 bytes, got {len(msg.hash)}", "deployment"
+                )
         elif url == URL_CLOSE_DEPLOYMENT:
             self._validate_deployment_id(msg.id)
         elif url in (URL_CREATE_LEASE, URL_CLOSE_LEASE):
@@ -508,7 +514,9 @@ class Chain:
             amount = msg.deposit.amount
             if amount.denom != "uact":
                 raise TxError(
-                    20, f"invalid deposit denom {amount.denom!r}: deployments are funded in uact", "deployment"
+                    20,
+                    f"invalid deposit denom {amount.denom!r}: deployments are funded in uact",
+                    "deployment",
                 )
             if _parse_int(amount.amount) is None or _parse_int(amount.amount) <= 0:
                 raise TxError(10, f"invalid deposit amount {amount.amount!r}: invalid coins")
@@ -535,11 +543,15 @@ class Chain:
     def _validate_create_deployment(self, msg: Any) -> None:
         self._validate_deployment_id(msg.id)
         if len(msg.hash) != 32:
-            raise TxError(10, f"invalid deployment hash: expected 32 bytes, got {len(msg.hash)}", "deployment")
+            raise TxError(
+                10, f"invalid deployment hash: expected 32 bytes, got {len(msg.hash)}", "deployment"
+            )
         if not msg.groups:
             raise TxError(7, "invalid groups: deployment must contain at least one group", "deployment")
         if len(msg.groups) > MAX_GROUPS:
-            raise TxError(7, f"invalid groups: at most {MAX_GROUPS} groups, got {len(msg.groups)}", "deployment")
+            raise TxError(
+                7, f"invalid groups: at most {MAX_GROUPS} groups, got {len(msg.groups)}", "deployment"
+            )
         deposit = msg.deposit.amount
         if deposit.denom != "uact":
             raise TxError(
@@ -679,12 +691,20 @@ class Chain:
                 snapshot = self._snapshot()
                 try:
                     for index, (url, msg) in enumerate(tx.messages):
-                        events.append(_event("message", action=url, sender=signer, module=_module_of(url), msg_index=index))
+                        events.append(
+                            _event(
+                                "message", action=url, sender=signer, module=_module_of(url), msg_index=index
+                            )
+                        )
                         events.extend(self._execute(url, msg, height))
                 except TxError as err:
                     self._restore(snapshot)
                     events = events[:3]
-                    code, codespace, raw_log = err.code, err.codespace, f"failed to execute message; message index: {index}: {err.raw_log}"
+                    code, codespace, raw_log = (
+                        err.code,
+                        err.codespace,
+                        f"failed to execute message; message index: {index}: {err.raw_log}",
+                    )
         self.txs[tx.txhash] = TxRecord(
             txhash=tx.txhash,
             height=height,
@@ -702,11 +722,27 @@ class Chain:
         import copy
 
         return copy.deepcopy(
-            (self.balances, self.deployments, self.orders, self.bids, self.leases, self.pending_mints, self.certificates)
+            (
+                self.balances,
+                self.deployments,
+                self.orders,
+                self.bids,
+                self.leases,
+                self.pending_mints,
+                self.certificates,
+            )
         )
 
     def _restore(self, snapshot: Any) -> None:
-        (self.balances, self.deployments, self.orders, self.bids, self.leases, self.pending_mints, self.certificates) = snapshot
+        (
+            self.balances,
+            self.deployments,
+            self.orders,
+            self.bids,
+            self.leases,
+            self.pending_mints,
+            self.certificates,
+        ) = snapshot
 
     def _execute(self, url: str, msg: Any, height: int) -> list[dict]:
         if url == URL_CREATE_DEPLOYMENT:
@@ -736,10 +772,14 @@ class Chain:
             raise TxError(3, f"deployment {owner}/{dseq} exists: deployment exists", "deployment")
         deposit = int(msg.deposit.amount.amount)
         if 2 in msg.deposit.sources and 1 not in msg.deposit.sources:
-            raise TxError(4, "deposit from a grant is not supported by the devnet: unauthorized", "deployment")
+            raise TxError(
+                4, "deposit from a grant is not supported by the devnet: unauthorized", "deployment"
+            )
         have = self.balance(owner, "uact")
         if have < deposit:
-            raise TxError(5, f"spendable balance {have}uact is smaller than {deposit}uact: insufficient funds")
+            raise TxError(
+                5, f"spendable balance {have}uact is smaller than {deposit}uact: insufficient funds"
+            )
         self.balances[owner]["uact"] = have - deposit
         groups = []
         for gseq, spec in enumerate(msg.groups, start=1):
@@ -771,14 +811,30 @@ class Chain:
             groups=groups,
             escrow_funds=Decimal(deposit),
             escrow_settled_at=height,
-            deposits=[{"owner": owner, "height": str(height), "source": "balance", "balance": {"denom": "uact", "amount": dec_str(deposit)}}],
+            deposits=[
+                {
+                    "owner": owner,
+                    "height": str(height),
+                    "source": "balance",
+                    "balance": {"denom": "uact", "amount": dec_str(deposit)},
+                }
+            ],
         )
         self.deployments[(owner, dseq)] = deployment
         events = [_akash_event("deployment", "deployment-created", owner, dseq, version=msg.hash.hex())]
         for group in groups:
             events.append(_akash_event("deployment", "group-created", owner, dseq, gseq=group.gseq))
             events.append(_akash_event("market", "order-created", owner, dseq, gseq=group.gseq, oseq=1))
-        events.append(_event("akash.v1", module="escrow", action="account-created", owner=owner, xid=f"{owner}/{dseq}", amount=f"{deposit}uact"))
+        events.append(
+            _event(
+                "akash.v1",
+                module="escrow",
+                action="account-created",
+                owner=owner,
+                xid=f"{owner}/{dseq}",
+                amount=f"{deposit}uact",
+            )
+        )
         return events
 
     def _active_deployment(self, owner: str, dseq: int) -> Deployment:
@@ -793,13 +849,27 @@ class Chain:
         deployment = self._active_deployment(msg.id.owner, msg.id.dseq)
         events = []
         for lease in self.leases.values():
-            if lease.owner == deployment.owner and lease.dseq == deployment.dseq and lease.state in ("active", "insufficient_funds"):
+            if (
+                lease.owner == deployment.owner
+                and lease.dseq == deployment.dseq
+                and lease.state in ("active", "insufficient_funds")
+            ):
                 if lease.state == "active":
                     lease.closed_on = height
                     lease.reason = "lease_closed_owner"
                 lease.state = "closed"
                 self._close_bid_of(lease)
-                events.append(_akash_event("market", "lease-closed", lease.owner, lease.dseq, gseq=lease.gseq, oseq=lease.oseq, provider=lease.provider))
+                events.append(
+                    _akash_event(
+                        "market",
+                        "lease-closed",
+                        lease.owner,
+                        lease.dseq,
+                        gseq=lease.gseq,
+                        oseq=lease.oseq,
+                        provider=lease.provider,
+                    )
+                )
         for key, order in self.orders.items():
             if key[0] == deployment.owner and key[1] == deployment.dseq:
                 order.state = "closed"
@@ -816,7 +886,16 @@ class Chain:
         deployment.state = "closed"
         deployment.closed_at = height
         events.append(_akash_event("deployment", "deployment-closed", deployment.owner, deployment.dseq))
-        events.append(_event("akash.v1", module="escrow", action="account-closed", owner=deployment.owner, xid=f"{deployment.owner}/{deployment.dseq}", refund=f"{refund}uact"))
+        events.append(
+            _event(
+                "akash.v1",
+                module="escrow",
+                action="account-closed",
+                owner=deployment.owner,
+                xid=f"{deployment.owner}/{deployment.dseq}",
+                refund=f"{refund}uact",
+            )
+        )
         return events
 
     def _close_bid_of(self, lease: Lease) -> None:
@@ -846,7 +925,18 @@ class Chain:
             if other.key()[:4] == key[:4] and other is not bid and other.state == "open":
                 other.state = "lost"
         order.state = "active"
-        return [_akash_event("market", "lease-created", ident.owner, ident.dseq, gseq=ident.gseq, oseq=ident.oseq, provider=ident.provider, price=f"{dec_str(bid.price)}uact")]
+        return [
+            _akash_event(
+                "market",
+                "lease-created",
+                ident.owner,
+                ident.dseq,
+                gseq=ident.gseq,
+                oseq=ident.oseq,
+                provider=ident.provider,
+                price=f"{dec_str(bid.price)}uact",
+            )
+        ]
 
     def _exec_close_lease(self, msg: Any, height: int) -> list[dict]:
         ident = msg.id
@@ -867,7 +957,17 @@ class Chain:
         group = deployment.groups[ident.gseq - 1]
         if group.state == "open":
             group.state = "paused"
-        return [_akash_event("market", "lease-closed", ident.owner, ident.dseq, gseq=ident.gseq, oseq=ident.oseq, provider=ident.provider)]
+        return [
+            _akash_event(
+                "market",
+                "lease-closed",
+                ident.owner,
+                ident.dseq,
+                gseq=ident.gseq,
+                oseq=ident.oseq,
+                provider=ident.provider,
+            )
+        ]
 
     def _exec_account_deposit(self, msg: Any, height: int) -> list[dict]:
         xid = msg.id.xid
@@ -885,12 +985,31 @@ class Chain:
             raise TxError(5, f"spendable balance {have}uact is smaller than {amount}uact: insufficient funds")
         self.balances[msg.signer]["uact"] = have - amount
         deployment.escrow_funds += amount
-        deployment.deposits.append({"owner": msg.signer, "height": str(height), "source": "balance", "balance": {"denom": "uact", "amount": dec_str(amount)}})
-        return [_event("akash.v1", module="escrow", action="account-deposit", owner=owner, dseq=dseq, xid=xid, amount=f"{amount}uact")]
+        deployment.deposits.append(
+            {
+                "owner": msg.signer,
+                "height": str(height),
+                "source": "balance",
+                "balance": {"denom": "uact", "amount": dec_str(amount)},
+            }
+        )
+        return [
+            _event(
+                "akash.v1",
+                module="escrow",
+                action="account-deposit",
+                owner=owner,
+                dseq=dseq,
+                xid=xid,
+                amount=f"{amount}uact",
+            )
+        ]
 
     def _exec_mint(self, msg: Any, height: int) -> list[dict]:
         if not self.mints_allowed:
-            raise TxError(3, "mints are halted: vault collateral ratio below the circuit breaker threshold", "bme")
+            raise TxError(
+                3, "mints are halted: vault collateral ratio below the circuit breaker threshold", "bme"
+            )
         burn = int(msg.coins_to_burn.amount)
         uact = int(Decimal(burn) * self.akt_price_usd)
         if uact < MIN_MINT_UACT:
@@ -900,11 +1019,25 @@ class Chain:
             raise TxError(5, f"spendable balance {have}uakt is smaller than {burn}uakt: insufficient funds")
         self.balances[msg.owner]["uakt"] = have - burn
         self.vault_uakt_burned += burn
-        self.pending_mints.append(PendingMint(msg.owner, msg.to or msg.owner, uact, height + MINT_DELAY_BLOCKS))
-        return [_event("akash.v1", module="bme", action="mint-requested", owner=msg.owner, burned=f"{burn}uakt", minted=f"{uact}uact", settles_at=height + MINT_DELAY_BLOCKS)]
+        self.pending_mints.append(
+            PendingMint(msg.owner, msg.to or msg.owner, uact, height + MINT_DELAY_BLOCKS)
+        )
+        return [
+            _event(
+                "akash.v1",
+                module="bme",
+                action="mint-requested",
+                owner=msg.owner,
+                burned=f"{burn}uakt",
+                minted=f"{uact}uact",
+                settles_at=height + MINT_DELAY_BLOCKS,
+            )
+        ]
 
     # ---------------------------------------------------------------------------------- market (providers)
-    def place_bid(self, provider: str, order_key: tuple[str, int, int, int], price: Decimal, height: int) -> Bid | None:
+    def place_bid(
+        self, provider: str, order_key: tuple[str, int, int, int], price: Decimal, height: int
+    ) -> Bid | None:
         """A provider's MsgCreateBid, applied directly in EndBlock. None when the chain refuses it."""
         with self.lock:
             order = self.orders.get(order_key)
@@ -921,8 +1054,17 @@ class Chain:
             group = deployment.groups[order_key[2] - 1]
             if price > group.max_price() or price <= 0:
                 return None
-            offer = [{"resources": ru["resource"], "count": ru["count"]} for ru in group.spec_json["resources"]]
-            bid = Bid(*key, state="open", price=price, created_at=height, resources_offer=offer, expires_at=order.created_at + 2 * self.bid_window_blocks)
+            offer = [
+                {"resources": ru["resource"], "count": ru["count"]} for ru in group.spec_json["resources"]
+            ]
+            bid = Bid(
+                *key,
+                state="open",
+                price=price,
+                created_at=height,
+                resources_offer=offer,
+                expires_at=order.created_at + 2 * self.bid_window_blocks,
+            )
             self.bids[key] = bid
             return bid
 
@@ -955,21 +1097,32 @@ class Chain:
     def active_lease(self, owner: str, dseq: int, provider: str, gseq: int | None = None) -> Lease | None:
         with self.lock:
             for lease in self.leases.values():
-                if lease.owner == owner and lease.dseq == dseq and lease.provider == provider and lease.state == "active":
+                if (
+                    lease.owner == owner
+                    and lease.dseq == dseq
+                    and lease.provider == provider
+                    and lease.state == "active"
+                ):
                     if gseq is None or lease.gseq == gseq:
                         return lease
             return None
 
     def leases_for_provider(self, provider: str, dseq: int) -> list[Lease]:
         with self.lock:
-            return [l for l in self.leases.values() if l.provider == provider and l.dseq == dseq]
+            return [
+                lease_
+                for lease_ in self.leases.values()
+                if lease_.provider == provider and lease_.dseq == dseq
+            ]
 
     # JSON views (REST shapes, WIRE.md) -------------------------------------------------------------
     def account_json(self, account: Account) -> dict:
         return {
             "@type": "/cosmos.auth.v1beta1.BaseAccount",
             "address": account.address,
-            "pub_key": {"@type": txdecode.SECP256K1_PUBKEY_URL, "key": b64(account.pubkey)} if account.pubkey else None,
+            "pub_key": {"@type": txdecode.SECP256K1_PUBKEY_URL, "key": b64(account.pubkey)}
+            if account.pubkey
+            else None,
             "account_number": str(account.account_number),
             "sequence": str(account.sequence),
         }
@@ -1058,7 +1211,9 @@ class Chain:
                 "id": {"scope": "deployment", "xid": f"{lease.owner}/{lease.dseq}"},
                 "state": {
                     "owner": lease.provider,
-                    "state": "open" if lease.state == "active" else ("overdrawn" if lease.state == "insufficient_funds" else "closed"),
+                    "state": "open"
+                    if lease.state == "active"
+                    else ("overdrawn" if lease.state == "insufficient_funds" else "closed"),
                     "rate": {"denom": "uact", "amount": dec_str(lease.price)},
                     "balance": {"denom": "uact", "amount": dec_str(lease.paid - lease.credited)},
                     "unsettled": {"denom": "uact", "amount": dec_str(0)},
@@ -1147,7 +1302,9 @@ def _resource_value(value: Any, what: str) -> int:
     except UnicodeDecodeError:
         text = ""
     if not text.isdigit():
-        raise TxError(19, f"invalid group spec: {what} value {text!r} is not a non-negative integer", "deployment")
+        raise TxError(
+            19, f"invalid group spec: {what} value {text!r} is not a non-negative integer", "deployment"
+        )
     return int(text)
 
 
@@ -1179,16 +1336,26 @@ def _parse_group(spec: Any) -> tuple[list[ResourceUnitSpec], list[tuple[str, str
     if not spec.resources:
         raise TxError(19, f"invalid group spec {spec.name!r}: no resources", "deployment")
     if len(spec.resources) > MAX_UNITS_PER_GROUP:
-        raise TxError(19, f"invalid group spec {spec.name!r}: at most {MAX_UNITS_PER_GROUP} resource units", "deployment")
+        raise TxError(
+            19,
+            f"invalid group spec {spec.name!r}: at most {MAX_UNITS_PER_GROUP} resource units",
+            "deployment",
+        )
     units = []
     for ru in spec.resources:
         res = ru.resource
         cpu = _resource_value(res.cpu.units, "cpu")
         mem = _resource_value(res.memory.quantity, "memory")
         gpu = _resource_value(res.gpu.units, "gpu") if res.HasField("gpu") else 0
-        storage = [(s.name, _resource_value(s.quantity, "storage"), _attrs(s.attributes)) for s in res.storage]
+        storage = [
+            (s.name, _resource_value(s.quantity, "storage"), _attrs(s.attributes)) for s in res.storage
+        ]
         if not 1 <= cpu <= MAX_UNIT_CPU_MILLI:
-            raise TxError(19, f"invalid group spec: cpu {cpu} millicores out of range 1..{MAX_UNIT_CPU_MILLI}", "deployment")
+            raise TxError(
+                19,
+                f"invalid group spec: cpu {cpu} millicores out of range 1..{MAX_UNIT_CPU_MILLI}",
+                "deployment",
+            )
         if gpu > MAX_UNIT_GPU:
             raise TxError(19, f"invalid group spec: gpu units {gpu} above {MAX_UNIT_GPU}", "deployment")
         if not 1 <= mem <= MAX_UNIT_MEMORY:
@@ -1197,7 +1364,9 @@ def _parse_group(spec: Any) -> tuple[list[ResourceUnitSpec], list[tuple[str, str
             if size > MAX_UNIT_STORAGE:
                 raise TxError(19, f"invalid group spec: storage {name} {size} bytes above 32Ti", "deployment")
         if not 1 <= ru.count <= MAX_UNIT_COUNT:
-            raise TxError(19, f"invalid group spec: count {ru.count} out of range 1..{MAX_UNIT_COUNT}", "deployment")
+            raise TxError(
+                19, f"invalid group spec: count {ru.count} out of range 1..{MAX_UNIT_COUNT}", "deployment"
+            )
         price = _parse_dec_coin(ru.price)
         units.append(
             ResourceUnitSpec(
@@ -1207,7 +1376,9 @@ def _parse_group(spec: Any) -> tuple[list[ResourceUnitSpec], list[tuple[str, str
                 storage=storage,
                 gpu_units=gpu,
                 gpu_attributes=_attrs(res.gpu.attributes),
-                endpoints=[(_ENDPOINT_KINDS.get(e.kind, "SHARED_HTTP"), e.sequence_number) for e in res.endpoints],
+                endpoints=[
+                    (_ENDPOINT_KINDS.get(e.kind, "SHARED_HTTP"), e.sequence_number) for e in res.endpoints
+                ],
                 count=ru.count,
                 price=price,
             )
@@ -1236,13 +1407,23 @@ def group_spec_json(spec: Any) -> dict:
                 "resource": {
                     "id": res.id,
                     "cpu": {"units": val(res.cpu.units), "attributes": attrs(res.cpu.attributes)},
-                    "memory": {"quantity": val(res.memory.quantity), "attributes": attrs(res.memory.attributes)},
+                    "memory": {
+                        "quantity": val(res.memory.quantity),
+                        "attributes": attrs(res.memory.attributes),
+                    },
                     "storage": [
-                        {"name": s.name, "quantity": val(s.quantity), "attributes": attrs(s.attributes)} for s in res.storage
+                        {"name": s.name, "quantity": val(s.quantity), "attributes": attrs(s.attributes)}
+                        for s in res.storage
                     ],
-                    "gpu": {"units": val(res.gpu.units) if res.HasField("gpu") else {"val": "0"}, "attributes": attrs(res.gpu.attributes)},
+                    "gpu": {
+                        "units": val(res.gpu.units) if res.HasField("gpu") else {"val": "0"},
+                        "attributes": attrs(res.gpu.attributes),
+                    },
                     "endpoints": [
-                        {"kind": _ENDPOINT_KINDS.get(e.kind, "SHARED_HTTP"), "sequence_number": e.sequence_number}
+                        {
+                            "kind": _ENDPOINT_KINDS.get(e.kind, "SHARED_HTTP"),
+                            "sequence_number": e.sequence_number,
+                        }
                         for e in res.endpoints
                     ],
                 },

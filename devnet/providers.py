@@ -75,7 +75,11 @@ CPU_USD_PER_CORE_MONTH = Decimal("1.60")
 MEM_USD_PER_GIB_MONTH = Decimal("0.55")
 STORAGE_USD_PER_GIB_MONTH = Decimal("0.04")
 PERSISTENT_USD_PER_GIB_MONTH = Decimal("0.08")
-ENDPOINT_USD_PER_MONTH = {"SHARED_HTTP": Decimal(0), "RANDOM_PORT": Decimal("0.10"), "LEASED_IP": Decimal("2.00")}
+ENDPOINT_USD_PER_MONTH = {
+    "SHARED_HTTP": Decimal(0),
+    "RANDOM_PORT": Decimal("0.10"),
+    "LEASED_IP": Decimal("2.00"),
+}
 
 # model -> (base USD/hour, ram, interface)
 GPU_CATALOG: dict[str, tuple[Decimal, str, str]] = {
@@ -93,7 +97,16 @@ GPU_CATALOG: dict[str, tuple[Decimal, str, str]] = {
 
 REGIONS = [
     # region, country, country code, city, region name, lat, lon, timezone
-    ("us-west", "United States", "US", "Los Angeles", "California", "34.05", "-118.24", "America/Los_Angeles"),
+    (
+        "us-west",
+        "United States",
+        "US",
+        "Los Angeles",
+        "California",
+        "34.05",
+        "-118.24",
+        "America/Los_Angeles",
+    ),
     ("us-east", "United States", "US", "Ashburn", "Virginia", "39.04", "-77.49", "America/New_York"),
     ("us-central", "United States", "US", "Dallas", "Texas", "32.78", "-96.80", "America/Chicago"),
     ("eu-central", "Germany", "DE", "Frankfurt", "Hesse", "50.11", "8.68", "Europe/Berlin"),
@@ -105,10 +118,30 @@ REGIONS = [
 ]
 
 ORG_NAMES = [
-    "Nimbus Edge", "Polar Racks", "Greenfield Compute", "Basalt Cloud", "Kestrel Hosting", "Lumen Grid",
-    "Harbor Metal", "Cobalt Nodes", "Tundra DC", "Orchid Systems", "Quarry Compute", "Meridian Bare Metal",
-    "Saffron Cloud", "Granite Labs", "Aurora Racks", "Juniper Edge", "Cinder GPU", "Vela Compute",
-    "Bramble Hosting", "Atlas Colo", "Fjord Cloud", "Sequoia Nodes", "Mistral Metal", "Pylon Compute",
+    "Nimbus Edge",
+    "Polar Racks",
+    "Greenfield Compute",
+    "Basalt Cloud",
+    "Kestrel Hosting",
+    "Lumen Grid",
+    "Harbor Metal",
+    "Cobalt Nodes",
+    "Tundra DC",
+    "Orchid Systems",
+    "Quarry Compute",
+    "Meridian Bare Metal",
+    "Saffron Cloud",
+    "Granite Labs",
+    "Aurora Racks",
+    "Juniper Edge",
+    "Cinder GPU",
+    "Vela Compute",
+    "Bramble Hosting",
+    "Atlas Colo",
+    "Fjord Cloud",
+    "Sequoia Nodes",
+    "Mistral Metal",
+    "Pylon Compute",
 ]
 
 
@@ -168,9 +201,17 @@ class Strategy:
 
 
 STRATEGY_TEMPLATES: dict[str, dict] = {
-    "cheap-flaky": dict(cpu_factor=(0.45, 0.6), gpu_factor=(0.8, 0.9), delay=(1, 3), skip_probability=0.2, flaky=True),
+    "cheap-flaky": dict(
+        cpu_factor=(0.45, 0.6), gpu_factor=(0.8, 0.9), delay=(1, 3), skip_probability=0.2, flaky=True
+    ),
     "premium-reliable": dict(cpu_factor=(1.25, 1.32), gpu_factor=(1.1, 1.15), delay=(1, 3)),
-    "gpu-specialist": dict(cpu_factor=(1.0, 1.2), gpu_factor=(0.8, 0.88), delay=(1, 2), gpu_only=True, ceiling_tolerance=Decimal("1.10")),
+    "gpu-specialist": dict(
+        cpu_factor=(1.0, 1.2),
+        gpu_factor=(0.8, 0.88),
+        delay=(1, 2),
+        gpu_only=True,
+        ceiling_tolerance=Decimal("1.10"),
+    ),
     "slow-bidder": dict(cpu_factor=(0.85, 1.0), gpu_factor=(0.95, 1.05), delay=(0, 0), slow=True),
     "picky": dict(cpu_factor=(0.8, 1.0), gpu_factor=(0.9, 1.0), delay=(1, 4), refuses=("tiny", "persistent")),
     "balanced": dict(cpu_factor=(0.8, 1.1), gpu_factor=(0.9, 1.05), delay=(1, 5), skip_probability=0.05),
@@ -280,9 +321,18 @@ class ProviderSim:
     def auditors(self) -> list[str]:
         return [AUDITOR] if self.audited else []
 
-    def _fits(self, units: list[ResourceUnitSpec]) -> dict[int, str | None] | None:
+    def _fits(
+        self, units: list[ResourceUnitSpec], used: dict[str, int] | None = None
+    ) -> dict[int, str | None] | None:
         """Place every replica on a node; returns the GPU model chosen per unit id, or None."""
         free = [[n.cpu_milli, n.memory_bytes, n.storage_bytes, n.gpu_count, n.gpu_model] for n in self.nodes]
+        # Charge what active leases hold to the nodes first-fit (coarse, but capacity does run out).
+        for slot, key in ((0, "cpu"), (1, "memory"), (2, "storage"), (3, "gpu")):
+            remaining = (used or {}).get(key, 0)
+            for node in free:
+                take = min(remaining, node[slot])
+                node[slot] -= take
+                remaining -= take
         chosen: dict[int, str | None] = {}
         for unit in units:
             wanted_models = unit.gpu_models()
@@ -328,7 +378,9 @@ class ProviderSim:
 
     def _storage_ok(self, units: list[ResourceUnitSpec]) -> bool:
         attrs = self.attribute_map()
-        classes = {v for k, v in attrs.items() if k.startswith("capabilities/storage/") and k.endswith("/class")}
+        classes = {
+            v for k, v in attrs.items() if k.startswith("capabilities/storage/") and k.endswith("/class")
+        }
         for unit in units:
             for _, _, sattrs in unit.storage:
                 cls = sattrs.get("class")
@@ -346,15 +398,14 @@ class ProviderSim:
             return None
         if group.signed_by_any and not any(a in auditors for a in group.signed_by_any):
             return None
-        if any(kind == "LEASED_IP" for u in group.units for kind, _ in u.endpoints) and self.tier != "datacenter":
+        if (
+            any(kind == "LEASED_IP" for u in group.units for kind, _ in u.endpoints)
+            and self.tier != "datacenter"
+        ):
             return None
         if not self._storage_ok(group.units):
             return None
-        used = self.allocated(chain)
-        if used["cpu"] or used["gpu"]:
-            # Shrink node capacity proportionally to what active leases hold (coarse but monotonic).
-            pass
-        return self._fits(group.units)
+        return self._fits(group.units, self.allocated(chain))
 
     def price_for(self, group: Group, gpu_choice: dict[int, str | None]) -> Decimal:
         total = Decimal(0)
@@ -398,7 +449,9 @@ class ProviderSim:
         if gpu_choice is None:
             return None
         jitter = Decimal(str(round(rng.uniform(0.97, 1.03), 4)))
-        price = (self.price_for(group, gpu_choice) * jitter).quantize(Decimal("0.000001"), rounding=ROUND_DOWN)
+        price = (self.price_for(group, gpu_choice) * jitter).quantize(
+            Decimal("0.000001"), rounding=ROUND_DOWN
+        )
         ceiling = group.max_price()
         if price > ceiling:
             if price > ceiling * self.strategy.ceiling_tolerance:
@@ -454,7 +507,11 @@ def build_fleet(seed: int = 7, count: int = 24) -> list[ProviderSim]:
         org = orgs[index % len(orgs)] + ("" if index < len(orgs) else f" {index // len(orgs) + 1}")
         slug = org.lower().replace(" ", "-")
         region = REGIONS[prng.randrange(len(REGIONS))]
-        tier = "datacenter" if strategy_name in ("premium-reliable", "gpu-specialist") or audited else "community"
+        tier = (
+            "datacenter"
+            if strategy_name in ("premium-reliable", "gpu-specialist") or audited
+            else "community"
+        )
         nodes = []
         for n, (model, gpus) in enumerate(HARDWARE_PROFILES[hardware]):
             cores = prng.choice([32, 64, 96, 128]) if model is None else prng.choice([64, 128, 192])
@@ -469,18 +526,28 @@ def build_fleet(seed: int = 7, count: int = 24) -> list[ProviderSim]:
                 )
             )
         if strategy.flaky:
-            uptime = (round(prng.uniform(0.75, 0.9), 4), round(prng.uniform(0.8, 0.92), 4), round(prng.uniform(0.82, 0.93), 4))
+            uptime = (
+                round(prng.uniform(0.75, 0.9), 4),
+                round(prng.uniform(0.8, 0.92), 4),
+                round(prng.uniform(0.82, 0.93), 4),
+            )
         elif strategy.always_offline:
             uptime = (0.0, round(prng.uniform(0.2, 0.5), 4), round(prng.uniform(0.5, 0.7), 4))
         elif strategy_name == "premium-reliable":
             uptime = (1.0, round(prng.uniform(0.998, 1.0), 4), round(prng.uniform(0.996, 0.9995), 4))
         else:
-            uptime = (round(prng.uniform(0.97, 1.0), 4), round(prng.uniform(0.96, 0.995), 4), round(prng.uniform(0.95, 0.99), 4))
+            uptime = (
+                round(prng.uniform(0.97, 1.0), 4),
+                round(prng.uniform(0.96, 0.995), 4),
+                round(prng.uniform(0.95, 0.99), 4),
+            )
         models = sorted({n.gpu_model for n in nodes if n.gpu_model})
         gpu_rates = {}
         for model in models:
             base = GPU_CATALOG[model][0]
-            gpu_rates[model] = _usd_hour_to_uact_block(base * strategy.gpu_factor * _factor(prng, (0.96, 1.04)))
+            gpu_rates[model] = _usd_hour_to_uact_block(
+                base * strategy.gpu_factor * _factor(prng, (0.96, 1.04))
+            )
         cpu_factor = strategy.cpu_factor
         persistent = strategy_name != "cheap-flaky"
         attributes = [
@@ -497,11 +564,18 @@ def build_fleet(seed: int = 7, count: int = 24) -> list[ProviderSim]:
             ("capabilities/storage/1/persistent", "true" if persistent else "false"),
         ]
         if persistent and strategy_name in ("premium-reliable", "gpu-specialist"):
-            attributes += [("capabilities/storage/2/class", "beta3"), ("capabilities/storage/2/persistent", "true")]
+            attributes += [
+                ("capabilities/storage/2/class", "beta3"),
+                ("capabilities/storage/2/persistent", "true"),
+            ]
         for model in models:
             _, ram, interface = GPU_CATALOG[model]
             prefix = f"capabilities/gpu/vendor/nvidia/model/{model}"
-            attributes += [(prefix, "true"), (f"{prefix}/ram/{ram}", "true"), (f"{prefix}/interface/{interface}", "true")]
+            attributes += [
+                (prefix, "true"),
+                (f"{prefix}/ram/{ram}", "true"),
+                (f"{prefix}/interface/{interface}", "true"),
+            ]
         attributes.append(("network-speed-down", str(prng.choice([1000, 2500, 10000]))))
         attributes.append(("network-speed-up", str(prng.choice([500, 1000, 10000]))))
         fleet.append(
@@ -552,7 +626,9 @@ class ProviderFleet:
                 email=f"ops@{provider.organization.lower().replace(' ', '')}.example",
                 website=f"https://{provider.organization.lower().replace(' ', '')}.example",
                 auditors=provider.auditors(),
-                audited_attributes=[(k, v) for k, v in provider.attributes if k in ("host", "tier", "region", "organization")]
+                audited_attributes=[
+                    (k, v) for k, v in provider.attributes if k in ("host", "tier", "region", "organization")
+                ]
                 if provider.audited
                 else [],
             )
@@ -592,7 +668,9 @@ def _adr36_sign_bytes(signer: str, data: bytes) -> bytes:
         "chain_id": "",
         "fee": {"amount": [], "gas": "0"},
         "memo": "",
-        "msgs": [{"type": "sign/MsgSignData", "value": {"data": base64.b64encode(data).decode(), "signer": signer}}],
+        "msgs": [
+            {"type": "sign/MsgSignData", "value": {"data": base64.b64encode(data).decode(), "signer": signer}}
+        ],
         "sequence": "0",
     }
     return json.dumps(doc, separators=(",", ":"), sort_keys=True).encode()
@@ -624,10 +702,12 @@ def verify_jwt(token: str, chain: Chain, *, now: float | None = None) -> dict:
     if nbf is not None and (not isinstance(nbf, int | float) or now + 5 < nbf):
         raise AuthError("invalid token: token is not valid yet (nbf)")
     if claims.get("version") != "v1":
-        raise AuthError("invalid token: version must be \"v1\"")
+        raise AuthError('invalid token: version must be "v1"')
     account = chain.get_account(issuer)
     if account is None or account.pubkey is None:
-        raise AuthError(f"invalid token: issuer {issuer} has no public key on chain (send a transaction first)")
+        raise AuthError(
+            f"invalid token: issuer {issuer} has no public key on chain (send a transaction first)"
+        )
     signing_input = f"{parts[0]}.{parts[1]}".encode()
     if alg == "ES256KADR36":
         signing_input = _adr36_sign_bytes(issuer, signing_input)
@@ -652,6 +732,7 @@ def _manifest_json_bytes() -> Callable[[Any], bytes]:
 
         return manifest_json_bytes
     except ImportError:  # fallback: close to Go's encoder for the plain values a manifest holds
+
         def encode(obj: Any) -> bytes:
             text = json.dumps(obj, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
             return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026").encode()
@@ -721,7 +802,9 @@ INJECTION_LINE = (
 )
 
 
-def _startup_lines(image: str, service: str, provider: ProviderSim, gpu_model: str | None, inject: bool) -> list[str]:
+def _startup_lines(
+    image: str, service: str, provider: ProviderSim, gpu_model: str | None, inject: bool
+) -> list[str]:
     img = image.lower()
     ts = datetime.now(UTC).strftime("%Y/%m/%d %H:%M:%S")
     if "nginx" in img:
@@ -730,7 +813,7 @@ def _startup_lines(image: str, service: str, provider: ProviderSim, gpu_model: s
             "/docker-entrypoint.sh: Launching /docker-entrypoint.d/10-listen-on-ipv6-by-default.sh",
             "10-listen-on-ipv6-by-default.sh: info: Enabled listen on IPv6 in /etc/nginx/conf.d/default.conf",
             "/docker-entrypoint.sh: Configuration complete; ready for start up",
-            f"{ts} [notice] 1#1: using the \"epoll\" event method",
+            f'{ts} [notice] 1#1: using the "epoll" event method',
             f"{ts} [notice] 1#1: nginx/1.27.2",
             f"{ts} [notice] 1#1: start worker processes",
             f"{ts} [notice] 1#1: start worker process 29",
@@ -749,11 +832,11 @@ def _startup_lines(image: str, service: str, provider: ProviderSim, gpu_model: s
         ]
     elif "postgres" in img:
         lines = [
-            "The files belonging to this database system will be owned by user \"postgres\".",
+            'The files belonging to this database system will be owned by user "postgres".',
             "fixing permissions on existing directory /var/lib/postgresql/data ... ok",
             "PostgreSQL init process complete; ready for start up.",
             f"{ts} UTC [1] LOG:  starting PostgreSQL 16.4 on x86_64-pc-linux-gnu",
-            f"{ts} UTC [1] LOG:  listening on IPv4 address \"0.0.0.0\", port 5432",
+            f'{ts} UTC [1] LOG:  listening on IPv4 address "0.0.0.0", port 5432',
             f"{ts} UTC [1] LOG:  database system is ready to accept connections",
         ]
     elif "vllm" in img:
@@ -795,7 +878,7 @@ def _follow_line(image: str, seq: int) -> str:
     if "vllm" in img:
         return f"INFO {ts.strftime('%m-%d %H:%M:%S')} metrics.py:351] Avg prompt throughput: {seq % 7 * 13.1:.1f} tokens/s, GPU KV cache usage: {seq % 9 * 1.3:.1f}%"
     if "ollama" in img:
-        return f"[GIN] {ts.strftime('%Y/%m/%d - %H:%M:%S')} | 200 |   41.2{seq % 10}ms |   10.42.0.7 | POST     \"/api/generate\""
+        return f'[GIN] {ts.strftime("%Y/%m/%d - %H:%M:%S")} | 200 |   41.2{seq % 10}ms |   10.42.0.7 | POST     "/api/generate"'
     if "postgres" in img:
         return f"{ts.strftime('%Y-%m-%d %H:%M:%S')} UTC [{30 + seq}] LOG:  checkpoint complete: wrote {seq % 40} buffers"
     if any(k in img for k in ("next", "node")):
@@ -829,7 +912,9 @@ class _OfflineMiddleware:
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] in ("http", "websocket") and not self.provider.online(self.chain.height):
             if scope["type"] == "http":
-                response = PlainTextResponse("provider unavailable: 503 Service Unavailable\n", status_code=503)
+                response = PlainTextResponse(
+                    "provider unavailable: 503 Service Unavailable\n", status_code=503
+                )
                 await response(scope, receive, send)
             else:
                 await send({"type": "websocket.close", "code": 1013})
@@ -848,7 +933,11 @@ def build_gateway_app(provider: ProviderSim, chain: Chain) -> Any:
     async def status(request: Request) -> JSONResponse:
         with chain.lock:
             used = provider.allocated(chain)
-            active = sum(1 for l in chain.leases.values() if l.provider == provider.owner and l.state == "active")
+            active = sum(
+                1
+                for lease_ in chain.leases.values()
+                if lease_.provider == provider.owner and lease_.state == "active"
+            )
         nodes = []
         for node in provider.nodes:
             alloc = {
@@ -859,7 +948,12 @@ def build_gateway_app(provider: ProviderSim, chain: Chain) -> Any:
             }
             nodes.append({"name": node.name, "allocatable": alloc, "available": dict(alloc)})
         # Charge active leases to the first nodes (reporting only).
-        for resource, key in (("cpu", "cpu"), ("gpu", "gpu"), ("memory", "memory"), ("storage", "storage_ephemeral")):
+        for resource, key in (
+            ("cpu", "cpu"),
+            ("gpu", "gpu"),
+            ("memory", "memory"),
+            ("storage", "storage_ephemeral"),
+        ):
             remaining = used[resource]
             for node in nodes:
                 take = min(remaining, node["available"][key])
@@ -881,8 +975,18 @@ def build_gateway_app(provider: ProviderSim, chain: Chain) -> Any:
     async def version(request: Request) -> JSONResponse:
         return JSONResponse(
             {
-                "akash": {"version": "v0.10.5", "commit": "devnet", "buildTags": "netgo,ledger,mainnet", "go": "go1.24.3"},
-                "kube": {"major": "1", "minor": "31", "gitVersion": "v1.31.4+k3s1", "platform": "linux/amd64"},
+                "akash": {
+                    "version": "v0.10.5",
+                    "commit": "devnet",
+                    "buildTags": "netgo,ledger,mainnet",
+                    "go": "go1.24.3",
+                },
+                "kube": {
+                    "major": "1",
+                    "minor": "31",
+                    "gitVersion": "v1.31.4+k3s1",
+                    "platform": "linux/amd64",
+                },
             }
         )
 
@@ -919,10 +1023,19 @@ def build_gateway_app(provider: ProviderSim, chain: Chain) -> Any:
             return _unauthorized(str(err))
         owner = claims["iss"]
         with chain.lock:
-            leases = [l for l in chain.leases.values() if l.provider == provider.owner and l.dseq == dseq and l.owner == owner and l.state == "active"]
+            leases = [
+                lease_
+                for lease_ in chain.leases.values()
+                if lease_.provider == provider.owner
+                and lease_.dseq == dseq
+                and lease_.owner == owner
+                and lease_.state == "active"
+            ]
             deployment = chain.deployments.get((owner, dseq))
         if not leases or deployment is None:
-            return PlainTextResponse(f"no active lease for deployment {dseq} with this provider\n", status_code=404)
+            return PlainTextResponse(
+                f"no active lease for deployment {dseq} with this provider\n", status_code=404
+            )
         body = await request.body()
         try:
             manifest = json.loads(body)
@@ -942,7 +1055,7 @@ def build_gateway_app(provider: ProviderSim, chain: Chain) -> Any:
             "owner": owner,
             "manifest": manifest,
             "received_at": chain.height,
-            "leases": [(l.gseq, l.oseq) for l in leases],
+            "leases": [(lease_.gseq, lease_.oseq) for lease_ in leases],
         }
         return Response(status_code=200)
 
@@ -954,7 +1067,11 @@ def build_gateway_app(provider: ProviderSim, chain: Chain) -> Any:
         dseq, gseq, oseq = ids
         with chain.lock:
             lease = next(
-                (l for l in chain.leases.values() if l.provider == provider.owner and (l.dseq, l.gseq, l.oseq) == ids),
+                (
+                    lease_
+                    for lease_ in chain.leases.values()
+                    if lease_.provider == provider.owner and (lease_.dseq, lease_.gseq, lease_.oseq) == ids
+                ),
                 None,
             )
             group = chain.deployments[(lease.owner, dseq)].groups[gseq - 1] if lease else None
@@ -1001,7 +1118,9 @@ def build_gateway_app(provider: ProviderSim, chain: Chain) -> Any:
                     uris.append(f"{slug}.ingress.{provider.hostname}")
                     uris.extend(h for h in (expose.get("hosts") or []) if isinstance(h, str))
                 else:
-                    port_seed = int(hashlib.sha256(f"{dseq}/{name}/{expose.get('port')}".encode()).hexdigest()[:8], 16)
+                    port_seed = int(
+                        hashlib.sha256(f"{dseq}/{name}/{expose.get('port')}".encode()).hexdigest()[:8], 16
+                    )
                     forwarded.setdefault(name, []).append(
                         {
                             "host": provider.hostname,
@@ -1076,7 +1195,9 @@ def build_gateway_app(provider: ProviderSim, chain: Chain) -> Any:
                 if await wait_or_disconnect(websocket, interval):
                     break
                 pod, image, _ = streams[seq % len(streams)]
-                await websocket.send_text(json.dumps({"name": pod, "message": _follow_line(image, seq)}, ensure_ascii=False))
+                await websocket.send_text(
+                    json.dumps({"name": pod, "message": _follow_line(image, seq)}, ensure_ascii=False)
+                )
                 seq += 1
             await websocket.close()
         except (WebSocketDisconnect, RuntimeError):
@@ -1103,7 +1224,14 @@ def build_gateway_app(provider: ProviderSim, chain: Chain) -> Any:
                     ("Started", f"Started container {name}"),
                 ):
                     await websocket.send_text(
-                        json.dumps({"type": "Normal", "reason": reason, "note": note, "object": {"kind": "Pod", "name": pod}})
+                        json.dumps(
+                            {
+                                "type": "Normal",
+                                "reason": reason,
+                                "note": note,
+                                "object": {"kind": "Pod", "name": pod},
+                            }
+                        )
                     )
             while follow:
                 if await wait_or_disconnect(websocket, 1.0):
@@ -1137,7 +1265,7 @@ def console_provider(provider: ProviderSim, chain: Chain, *, detail: bool = Fals
     online = provider.online(chain.height)
     with chain.lock:
         used = provider.allocated(chain)
-        leases = [l for l in chain.leases.values() if l.provider == provider.owner]
+        leases = [lease_ for lease_ in chain.leases.values() if lease_.provider == provider.owner]
     totals = {
         "cpu": sum(n.cpu_milli for n in provider.nodes),
         "gpu": sum(n.gpu_count for n in provider.nodes),
@@ -1146,7 +1274,11 @@ def console_provider(provider: ProviderSim, chain: Chain, *, detail: bool = Fals
     }
 
     def stat(key: str) -> dict:
-        return {"active": used[key], "available": max(totals[key] - used[key], 0) if online else 0, "pending": 0}
+        return {
+            "active": used[key],
+            "available": max(totals[key] - used[key], 0) if online else 0,
+            "pending": 0,
+        }
 
     audited_by = [AUDITOR] if provider.audited else []
     now = datetime.now(UTC)
@@ -1158,8 +1290,8 @@ def console_provider(provider: ProviderSim, chain: Chain, *, detail: bool = Fals
         "email": f"ops@{provider.organization.lower().replace(' ', '')}.example",
         "website": f"https://{provider.organization.lower().replace(' ', '')}.example",
         "lastCheckDate": now.isoformat().replace("+00:00", "Z"),
-        "deploymentCount": len({(l.owner, l.dseq) for l in leases}),
-        "leaseCount": sum(1 for l in leases if l.state == "active"),
+        "deploymentCount": len({(lease_.owner, lease_.dseq) for lease_ in leases}),
+        "leaseCount": sum(1 for lease_ in leases if lease_.state == "active"),
         "cosmosSdkVersion": "v0.53.4",
         "akashVersion": "v0.10.5",
         "ipRegion": region[4],
@@ -1176,11 +1308,20 @@ def console_provider(provider: ProviderSim, chain: Chain, *, detail: bool = Fals
         "lastOnlineDate": (now if online else now - timedelta(hours=3)).isoformat().replace("+00:00", "Z"),
         "isAudited": provider.audited,
         "gpuModels": [
-            {"vendor": "nvidia", "model": m, "ram": GPU_CATALOG[m][1], "interface": GPU_CATALOG[m][2].upper() if GPU_CATALOG[m][2] == "sxm" else "PCIe"}
+            {
+                "vendor": "nvidia",
+                "model": m,
+                "ram": GPU_CATALOG[m][1],
+                "interface": GPU_CATALOG[m][2].upper() if GPU_CATALOG[m][2] == "sxm" else "PCIe",
+            }
             for m in gpu_models
         ],
         "attributes": [
-            {"key": k, "value": v, "auditedBy": audited_by if k in ("host", "tier", "region", "organization") else []}
+            {
+                "key": k,
+                "value": v,
+                "auditedBy": audited_by if k in ("host", "tier", "region", "organization") else [],
+            }
             for k, v in provider.attributes
         ],
         "host": "akash",
@@ -1198,7 +1339,8 @@ def console_provider(provider: ProviderSim, chain: Chain, *, detail: bool = Fals
         "hardwareGpuModels": gpu_models or None,
         "hardwareDisk": ["nvme"],
         "featPersistentStorage": provider.attribute_map().get("capabilities/storage/1/persistent") == "true",
-        "featPersistentStorageType": ["beta2"] + (["beta3"] if "capabilities/storage/2/class" in provider.attribute_map() else []),
+        "featPersistentStorageType": ["beta2"]
+        + (["beta3"] if "capabilities/storage/2/class" in provider.attribute_map() else []),
         "hardwareMemory": provider.attribute_map().get("capabilities/memory"),
         "networkProvider": provider.organization,
         "networkSpeedDown": int(provider.attribute_map().get("network-speed-down", "1000")),
@@ -1232,7 +1374,10 @@ def console_gpu_prices(providers: list[ProviderSim], chain: Chain) -> dict:
         for node in provider.nodes:
             if not node.gpu_model:
                 continue
-            entry = models.setdefault(node.gpu_model, {"total": 0, "available": 0, "providers": set(), "online": set(), "prices": {}})
+            entry = models.setdefault(
+                node.gpu_model,
+                {"total": 0, "available": 0, "providers": set(), "online": set(), "prices": {}},
+            )
             entry["total"] += node.gpu_count
             free = node.gpu_count if online else 0
             take = min(used_gpu, free)
@@ -1241,7 +1386,10 @@ def console_gpu_prices(providers: list[ProviderSim], chain: Chain) -> dict:
             entry["providers"].add(provider.owner)
             if online:
                 entry["online"].add(provider.owner)
-            entry["prices"][provider.owner] = (uact_per_block_to_usd_per_hour(provider.gpu_rates[node.gpu_model]), node.gpu_count)
+            entry["prices"][provider.owner] = (
+                uact_per_block_to_usd_per_hour(provider.gpu_rates[node.gpu_model]),
+                node.gpu_count,
+            )
     result_models = []
     for model in sorted(models):
         entry = models[model]
@@ -1249,7 +1397,11 @@ def console_gpu_prices(providers: list[ProviderSim], chain: Chain) -> dict:
         available += entry["available"]
         prices = sorted(float(p) for p, _ in entry["prices"].values())
         weights = [(float(p), n) for p, n in entry["prices"].values()]
-        med = prices[len(prices) // 2] if len(prices) % 2 else (prices[len(prices) // 2 - 1] + prices[len(prices) // 2]) / 2
+        med = (
+            prices[len(prices) // 2]
+            if len(prices) % 2
+            else (prices[len(prices) // 2 - 1] + prices[len(prices) // 2]) / 2
+        )
         result_models.append(
             {
                 "vendor": "nvidia",

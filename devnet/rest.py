@@ -47,7 +47,9 @@ HTTP_FOR_GRPC = {3: 400, 5: 404, 12: 501, 13: 500}
 
 
 def grpc_error(code: int, message: str) -> JSONResponse:
-    return JSONResponse({"code": code, "message": message, "details": []}, status_code=HTTP_FOR_GRPC.get(code, 400))
+    return JSONResponse(
+        {"code": code, "message": message, "details": []}, status_code=HTTP_FOR_GRPC.get(code, 400)
+    )
 
 
 def _pagination(request: Request, items: list) -> tuple[list, dict]:
@@ -160,7 +162,10 @@ def build_rest_app(chain: Chain, fleet: ProviderFleet | None = None) -> Starlett
         except TxError as err:
             return grpc_error(3, err.raw_log)
         return JSONResponse(
-            {"gas_info": {"gas_wanted": "0", "gas_used": str(gas)}, "result": {"data": "", "log": "", "events": []}}
+            {
+                "gas_info": {"gas_wanted": "0", "gas_used": str(gas)},
+                "result": {"data": "", "log": "", "events": []},
+            }
         )
 
     @route("/cosmos/tx/v1beta1/txs", ("POST",))
@@ -191,12 +196,18 @@ def build_rest_app(chain: Chain, fleet: ProviderFleet | None = None) -> Starlett
         with chain.lock:
             block = chain.blocks.get(height)
             if block is None:
-                return grpc_error(3, f"requested block height {height} is not available; latest is {chain.height}")
+                return grpc_error(
+                    3, f"requested block height {height} is not available; latest is {chain.height}"
+                )
             return JSONResponse(
                 {
                     "block_id": {"hash": b64(block.hash)},
                     "block": {
-                        "header": {"chain_id": chain.chain_id, "height": str(block.height), "time": block.time},
+                        "header": {
+                            "chain_id": chain.chain_id,
+                            "height": str(block.height),
+                            "time": block.time,
+                        },
                         "data": {"txs": [b64(tx) for tx in block.txs]},
                     },
                 }
@@ -215,7 +226,11 @@ def build_rest_app(chain: Chain, fleet: ProviderFleet | None = None) -> Starlett
     async def node_info(request: Request) -> JSONResponse:
         return JSONResponse(
             {
-                "default_node_info": {"network": chain.chain_id, "version": "0.38.17", "moniker": "necto-devnet"},
+                "default_node_info": {
+                    "network": chain.chain_id,
+                    "version": "0.38.17",
+                    "moniker": "necto-devnet",
+                },
                 "application_version": {"name": "akash", "app_name": "akash", "version": NODE_VERSION},
             }
         )
@@ -285,7 +300,7 @@ def build_rest_app(chain: Chain, fleet: ProviderFleet | None = None) -> Starlett
     async def leases_list(request: Request) -> JSONResponse:
         f = filters(request)
         with chain.lock:
-            items = [chain.lease_json(l) for l in chain.leases.values() if matches(l, f)]
+            items = [chain.lease_json(lease_) for lease_ in chain.leases.values() if matches(lease_, f)]
         page, pagination = _pagination(request, items)
         return JSONResponse({"leases": page, "pagination": pagination})
 
@@ -406,7 +421,9 @@ def build_rest_app(chain: Chain, fleet: ProviderFleet | None = None) -> Starlett
                     "block_time_s": chain.block_time_s,
                     "bid_window_blocks": chain.bid_window_blocks,
                     "min_gas_price_uakt": "0.0025",
-                    "providers": [{"owner": p.owner, "host_uri": p.host_uri} for p in chain.providers.values()],
+                    "providers": [
+                        {"owner": p.owner, "host_uri": p.host_uri} for p in chain.providers.values()
+                    ],
                 }
             )
 
@@ -419,10 +436,14 @@ def build_rest_app(chain: Chain, fleet: ProviderFleet | None = None) -> Starlett
             return JSONResponse({"code": 12, "message": "Not Implemented", "details": []}, status_code=501)
         if exc.status_code == 405:
             return JSONResponse({"code": 12, "message": "Method Not Allowed", "details": []}, status_code=405)
-        return JSONResponse({"code": 2, "message": str(exc.detail), "details": []}, status_code=exc.status_code)
+        return JSONResponse(
+            {"code": 2, "message": str(exc.detail), "details": []}, status_code=exc.status_code
+        )
 
     async def internal(request: Request, exc: Exception) -> JSONResponse:
-        return JSONResponse({"code": 13, "message": f"internal error: {type(exc).__name__}", "details": []}, status_code=500)
+        return JSONResponse(
+            {"code": 13, "message": f"internal error: {type(exc).__name__}", "details": []}, status_code=500
+        )
 
     return Starlette(routes=routes, exception_handlers={HTTPException: not_found, Exception: internal})
 

@@ -71,7 +71,11 @@ class _Devnet:
         **chain_options: Any,
     ) -> _Devnet:
         chain = Chain(
-            chain_id=chain_id, seed=seed, block_time_s=block_time_s, bid_window_blocks=bid_window_blocks, **chain_options
+            chain_id=chain_id,
+            seed=seed,
+            block_time_s=block_time_s,
+            bid_window_blocks=bid_window_blocks,
+            **chain_options,
         )
         fleet = ProviderFleet(chain, build_fleet(seed, providers))
         sockets: list[socket.socket] = []

@@ -16,8 +16,8 @@ import hashlib
 from dataclasses import dataclass, field
 
 import bech32
-import cosmpy.protos  # noqa: F401  (registers the cosmos.* generated modules)
 import coincurve
+import cosmpy.protos  # noqa: F401  (registers the cosmos.* generated modules)
 from cosmos.crypto.secp256k1 import keys_pb2
 from cosmos.tx.v1beta1 import tx_pb2
 from google.protobuf.message import DecodeError, Message
@@ -160,7 +160,9 @@ def decode_tx(tx_bytes: bytes) -> DecodedTx:
             raise TxError(2, f"failed to decode {any_msg.type_url}: {exc}: tx parse error") from None
 
     if len(auth_info.signer_infos) != 1:
-        raise TxError(4, f"wrong number of signers; expected 1, got {len(auth_info.signer_infos)}: unauthorized")
+        raise TxError(
+            4, f"wrong number of signers; expected 1, got {len(auth_info.signer_infos)}: unauthorized"
+        )
     if len(raw.signatures) != 1:
         raise TxError(4, f"invalid number of signatures; expected 1, got {len(raw.signatures)}: unauthorized")
     signer_info = auth_info.signer_infos[0]

@@ -81,6 +81,9 @@ class NectoSettings(BaseSettings):
 
     # --- timeouts and waits ------------------------------------------------------------------------
     http_timeout_s: float = 10.0
+    # Akash providers serve self-signed certificates; verification stays on unless a deployment
+    # explicitly accepts that trade-off (certificate pinning via the on-chain cert comes later).
+    provider_tls_verify: bool = True
     tx_inclusion_timeout_s: float = 60.0
     bid_wait_blocks: int = 8  # how long to collect bids after the order opens
     bid_deadline_s: float = 120.0  # wall-clock bound on waiting for bids

@@ -198,7 +198,7 @@ async def test_logs_tail_without_follow_sanitised_and_garbage_skipped() -> None:
         gw = _ws_gateway(base)
         lines = [line async for line in gw.logs(42, 1, 1, tail=10, services=["web", "db"])]
         await gw.aclose()
-    assert [(l.service, l.message) for l in lines[:3]] == [
+    assert [(x.service, x.message) for x in lines[:3]] == [
         ("web", "started"), ("db", "ready"), ("db", "listening on 5432"),
     ]  # fmt: skip
     assert len(lines[3].message) == 2000 and lines[3].message.endswith("…")

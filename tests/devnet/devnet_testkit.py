@@ -74,29 +74,41 @@ class Wallet:
             messages=[any_pb2.Any(type_url=url, value=msg.SerializeToString()) for url, msg in messages]
         )
         pk_any = any_pb2.Any(
-            type_url="/cosmos.crypto.secp256k1.PubKey", value=keys_pb2.PubKey(key=self.pubkey).SerializeToString()
+            type_url="/cosmos.crypto.secp256k1.PubKey",
+            value=keys_pb2.PubKey(key=self.pubkey).SerializeToString(),
         )
         auth_info = tx_pb2.AuthInfo(
             signer_infos=[
                 tx_pb2.SignerInfo(
                     public_key=pk_any,
-                    mode_info=tx_pb2.ModeInfo(single=tx_pb2.ModeInfo.Single(mode=signing_pb2.SIGN_MODE_DIRECT)),
+                    mode_info=tx_pb2.ModeInfo(
+                        single=tx_pb2.ModeInfo.Single(mode=signing_pb2.SIGN_MODE_DIRECT)
+                    ),
                     sequence=sequence,
                 )
             ],
             fee=tx_pb2.Fee(
-                amount=[coin_pb2.Coin(denom=fee_denom, amount=str(fee if fee is not None else gas * 25 // 10000 + 1))],
+                amount=[
+                    coin_pb2.Coin(
+                        denom=fee_denom, amount=str(fee if fee is not None else gas * 25 // 10000 + 1)
+                    )
+                ],
                 gas_limit=gas,
             ),
         )
         body_bytes, auth_bytes = body.SerializeToString(), auth_info.SerializeToString()
         sign_doc = tx_pb2.SignDoc(
-            body_bytes=body_bytes, auth_info_bytes=auth_bytes, chain_id=chain_id, account_number=account_number
+            body_bytes=body_bytes,
+            auth_info_bytes=auth_bytes,
+            chain_id=chain_id,
+            account_number=account_number,
         )
         signature = self.key.sign(sign_doc.SerializeToString(), deterministic=True, canonicalise=True)
         if corrupt_signature:
             signature = bytes([signature[0] ^ 1]) + signature[1:]
-        return tx_pb2.TxRaw(body_bytes=body_bytes, auth_info_bytes=auth_bytes, signatures=[signature]).SerializeToString()
+        return tx_pb2.TxRaw(
+            body_bytes=body_bytes, auth_info_bytes=auth_bytes, signatures=[signature]
+        ).SerializeToString()
 
     def jwt(self, *, ttl_s: int = 600, iss: str | None = None, nbf_offset: int = 0) -> str:
         now = int(time.time())
@@ -140,7 +152,11 @@ class ChainClient:
         assert response.status_code == 200, response.text
 
     def height(self) -> int:
-        return int(self.client.get("/cosmos/base/tendermint/v1beta1/blocks/latest").json()["block"]["header"]["height"])
+        return int(
+            self.client.get("/cosmos/base/tendermint/v1beta1/blocks/latest").json()["block"]["header"][
+                "height"
+            ]
+        )
 
     def wait_height(self, height: int, timeout_s: float = 15.0) -> None:
         deadline = time.monotonic() + timeout_s
@@ -169,7 +185,9 @@ class ChainClient:
     def send(self, wallet: Wallet, messages: list[tuple[str, object]], **kwargs) -> dict:
         """Sign with the current account number/sequence, broadcast, wait; returns the DeliverTx response."""
         account_number, sequence = self.account(wallet.address)
-        tx = wallet.sign_tx(messages, chain_id=self.chain_id, account_number=account_number, sequence=sequence, **kwargs)
+        tx = wallet.sign_tx(
+            messages, chain_id=self.chain_id, account_number=account_number, sequence=sequence, **kwargs
+        )
         check = self.broadcast(tx)
         assert check["code"] == 0, check["raw_log"]
         return self.wait_tx(check["txhash"])
@@ -204,8 +222,14 @@ def resource_unit(
             id=unit_id,
             cpu=resources_pb2.CPU(units=resources_pb2.ResourceValue(val=str(cpu_milli).encode())),
             memory=resources_pb2.Memory(quantity=resources_pb2.ResourceValue(val=str(memory).encode())),
-            storage=[resources_pb2.Storage(name="default", quantity=resources_pb2.ResourceValue(val=str(storage).encode()))],
-            gpu=resources_pb2.GPU(units=resources_pb2.ResourceValue(val=str(gpu).encode()), attributes=gpu_attrs),
+            storage=[
+                resources_pb2.Storage(
+                    name="default", quantity=resources_pb2.ResourceValue(val=str(storage).encode())
+                )
+            ],
+            gpu=resources_pb2.GPU(
+                units=resources_pb2.ResourceValue(val=str(gpu).encode()), attributes=gpu_attrs
+            ),
             endpoints=[resources_pb2.Endpoint(kind=k, sequence_number=0) for k in endpoints],
         ),
         count=count,
@@ -279,7 +303,8 @@ def manifest_for(
                         "memory": {"size": {"val": str(memory)}},
                         "storage": [{"name": "default", "size": {"val": str(storage)}}],
                         "gpu": gpu_block,
-                        "endpoints": [{"sequence_number": 0}] + [{"kind": 1, "sequence_number": 0}] * len(extra_ports),
+                        "endpoints": [{"sequence_number": 0}]
+                        + [{"kind": 1, "sequence_number": 0}] * len(extra_ports),
                     },
                     "count": 1,
                     "expose": expose,
@@ -315,13 +340,17 @@ def create_deployment_msg(
                 name=group_name,
                 requirements=attribute_pb2.PlacementRequirements(
                     signed_by=attribute_pb2.SignedBy(any_of=signed_by_any or []),
-                    attributes=[attribute_pb2.Attribute(key=k, value=v) for k, v in (attributes or {}).items()],
+                    attributes=[
+                        attribute_pb2.Attribute(key=k, value=v) for k, v in (attributes or {}).items()
+                    ],
                 ),
                 resources=units,
             )
         ],
         hash=version if version is not None else hashlib.sha256(b"x").digest(),
-        deposit=deposit_pb2.Deposit(amount=coin_pb2.Coin(denom=deposit_denom, amount=str(deposit)), sources=[1]),
+        deposit=deposit_pb2.Deposit(
+            amount=coin_pb2.Coin(denom=deposit_denom, amount=str(deposit)), sources=[1]
+        ),
     )
 
 
@@ -348,6 +377,8 @@ def wait_bid_window(chain: ChainClient, devnet, owner: str, dseq: int) -> None:
 
 
 def bids_for(client: httpx.Client, owner: str, dseq: int) -> list[dict]:
-    response = client.get("/akash/market/v1beta5/bids/list", params={"filters.owner": owner, "filters.dseq": dseq})
+    response = client.get(
+        "/akash/market/v1beta5/bids/list", params={"filters.owner": owner, "filters.dseq": dseq}
+    )
     assert response.status_code == 200, response.text
     return [b["bid"] for b in response.json()["bids"]]

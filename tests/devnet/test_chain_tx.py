@@ -60,7 +60,9 @@ def test_bad_signature(chain, funded):
 
 def test_wrong_chain_id_fails_signature(chain, funded):
     account_number, sequence = chain.account(funded.address)
-    tx = funded.sign_tx(_deploy(funded, 12), chain_id="akashnet-2", account_number=account_number, sequence=sequence)
+    tx = funded.sign_tx(
+        _deploy(funded, 12), chain_id="akashnet-2", account_number=account_number, sequence=sequence
+    )
     assert chain.broadcast(tx)["code"] == 4
 
 
@@ -122,7 +124,9 @@ def test_fees(chain, funded):
 def test_unknown_message_type(chain, funded):
     msg = bme_pb2.MsgMintACT(owner=funded.address, to=funded.address)
     result = _check(chain, funded, [("/cosmos.bank.v1beta1.MsgSend", msg)])
-    assert result["code"] == 2 and "unable to resolve type URL /cosmos.bank.v1beta1.MsgSend" in result["raw_log"]
+    assert (
+        result["code"] == 2 and "unable to resolve type URL /cosmos.bank.v1beta1.MsgSend" in result["raw_log"]
+    )
 
 
 def test_unknown_account(chain):
@@ -134,7 +138,10 @@ def test_unknown_account(chain):
 
 @pytest.mark.parametrize("tx_bytes", [b"\xff\x00garbage", b"\x0a\x03abc", bytes(range(256))])
 def test_garbage_tx_bytes(client, tx_bytes):
-    response = client.post("/cosmos/tx/v1beta1/txs", json={"tx_bytes": base64.b64encode(tx_bytes).decode(), "mode": "BROADCAST_MODE_SYNC"})
+    response = client.post(
+        "/cosmos/tx/v1beta1/txs",
+        json={"tx_bytes": base64.b64encode(tx_bytes).decode(), "mode": "BROADCAST_MODE_SYNC"},
+    )
     assert response.status_code == 200
     assert response.json()["tx_response"]["code"] == 2
 
@@ -162,8 +169,14 @@ def test_garbage_queries(client):
     missing = "A" * 64
     response = client.get(f"/cosmos/tx/v1beta1/txs/{missing}")
     assert response.status_code == 404 and response.json()["message"] == f"tx not found: {missing}"
-    assert client.get("/akash/deployment/v1beta4/deployments/list", params={"filters.dseq": "-1"}).status_code == 400
-    assert client.get("/akash/deployment/v1beta4/deployments/list", params={"filters.owner": "bob"}).status_code == 400
+    assert (
+        client.get("/akash/deployment/v1beta4/deployments/list", params={"filters.dseq": "-1"}).status_code
+        == 400
+    )
+    assert (
+        client.get("/akash/deployment/v1beta4/deployments/list", params={"filters.owner": "bob"}).status_code
+        == 400
+    )
     assert client.get("/akash/deployment/v1beta4/deployments/info").status_code == 400
     assert client.get("/akash/provider/v1beta4/providers", params={"pagination.key": "!!"}).status_code == 400
     assert client.get("/cosmos/base/tendermint/v1beta1/blocks/999999999").status_code == 400
@@ -173,18 +186,29 @@ def test_garbage_queries(client):
 
 def test_simulate(client, chain, funded):
     account_number, sequence = chain.account(funded.address)
-    tx = funded.sign_tx(_deploy(funded, 30), chain_id=chain.chain_id, account_number=account_number, sequence=sequence)
+    tx = funded.sign_tx(
+        _deploy(funded, 30), chain_id=chain.chain_id, account_number=account_number, sequence=sequence
+    )
     body = client.post("/cosmos/tx/v1beta1/simulate", json={"tx_bytes": base64.b64encode(tx).decode()}).json()
     assert int(body["gas_info"]["gas_used"]) == 80_000 + 30_000 + 10 * len(tx)
-    bad = funded.sign_tx(_deploy(funded, 30, deposit_denom="uakt"), chain_id=chain.chain_id, account_number=account_number, sequence=sequence)
+    bad = funded.sign_tx(
+        _deploy(funded, 30, deposit_denom="uakt"),
+        chain_id=chain.chain_id,
+        account_number=account_number,
+        sequence=sequence,
+    )
     response = client.post("/cosmos/tx/v1beta1/simulate", json={"tx_bytes": base64.b64encode(bad).decode()})
     assert response.status_code == 400 and "uact" in response.json()["message"]
 
 
 def test_two_txs_in_one_block_and_tx_lookup(client, chain, funded):
     account_number, sequence = chain.account(funded.address)
-    first = funded.sign_tx(_deploy(funded, 40), chain_id=chain.chain_id, account_number=account_number, sequence=sequence)
-    second = funded.sign_tx(_deploy(funded, 41), chain_id=chain.chain_id, account_number=account_number, sequence=sequence + 1)
+    first = funded.sign_tx(
+        _deploy(funded, 40), chain_id=chain.chain_id, account_number=account_number, sequence=sequence
+    )
+    second = funded.sign_tx(
+        _deploy(funded, 41), chain_id=chain.chain_id, account_number=account_number, sequence=sequence + 1
+    )
     r1, r2 = chain.broadcast(first), chain.broadcast(second)
     assert r1["code"] == 0 and r2["code"] == 0, (r1, r2)
     assert r1["txhash"] == hashlib.sha256(first).hexdigest().upper()
@@ -225,7 +249,9 @@ def test_account_deposit_tops_up_escrow(client, chain, funded, devnet):
     )
     assert chain.send(funded, [("/akash.escrow.v1.MsgAccountDeposit", msg)])["code"] == 0
     assert chain.balance(funded.address, "uact") == before - 2_000_000
-    info = client.get("/akash/deployment/v1beta4/deployments/info", params={"id.owner": funded.address, "id.dseq": 60}).json()
+    info = client.get(
+        "/akash/deployment/v1beta4/deployments/info", params={"id.owner": funded.address, "id.dseq": 60}
+    ).json()
     assert len(info["escrow_account"]["state"]["deposits"]) == 2
 
 
@@ -236,11 +262,15 @@ def test_mint_act(client, chain, devnet):
     assert price["twap"] == "1.250000000000000000"
     assert client.get("/akash/bme/v1/status").json()["mints_allowed"] is True
     before = chain.balance(wallet.address, "uact")
-    msg = bme_pb2.MsgMintACT(owner=wallet.address, to=wallet.address, coins_to_burn=coin_pb2.Coin(denom="uakt", amount="10000000"))
+    msg = bme_pb2.MsgMintACT(
+        owner=wallet.address, to=wallet.address, coins_to_burn=coin_pb2.Coin(denom="uakt", amount="10000000")
+    )
     tx = chain.send(wallet, [("/akash.bme.v1.MsgMintACT", msg)])
     assert tx["code"] == 0, tx["raw_log"]
     assert chain.balance(wallet.address, "uact") == before  # settles a few blocks later
     chain.wait_height(int(tx["height"]) + 3)
     assert chain.balance(wallet.address, "uact") == before + 12_500_000
-    too_small = bme_pb2.MsgMintACT(owner=wallet.address, to=wallet.address, coins_to_burn=coin_pb2.Coin(denom="uakt", amount="1000"))
+    too_small = bme_pb2.MsgMintACT(
+        owner=wallet.address, to=wallet.address, coins_to_burn=coin_pb2.Coin(denom="uakt", amount="1000")
+    )
     assert chain.send(wallet, [("/akash.bme.v1.MsgMintACT", too_small)])["code"] != 0

@@ -16,7 +16,12 @@ from devnet_testkit import (
     wait_bid_window,
 )
 
-from devnet.providers import AUDITOR, build_fleet, uact_per_block_to_usd_per_hour, uact_per_block_to_usd_per_month
+from devnet.providers import (
+    AUDITOR,
+    build_fleet,
+    uact_per_block_to_usd_per_hour,
+    uact_per_block_to_usd_per_month,
+)
 
 CONSOLE_OPENAPI = "../shared/data/akash/console-openapi.json"
 
@@ -29,7 +34,9 @@ def wallet(chain):
 
 
 def _deploy_and_collect(chain, client, devnet, wallet, dseq, units, **kwargs) -> list[dict]:
-    tx = chain.send(wallet, [(URL_CREATE_DEPLOYMENT, create_deployment_msg(wallet.address, dseq, units, **kwargs))])
+    tx = chain.send(
+        wallet, [(URL_CREATE_DEPLOYMENT, create_deployment_msg(wallet.address, dseq, units, **kwargs))]
+    )
     assert tx["code"] == 0, tx["raw_log"]
     wait_bid_window(chain, devnet, wallet.address, dseq)
     return bids_for(client, wallet.address, dseq)
@@ -38,16 +45,26 @@ def _deploy_and_collect(chain, client, devnet, wallet, dseq, units, **kwargs) ->
 def test_several_orders_bid_rules(devnet, client, chain, wallet):
     """GPU, audited-only, region and low max-price orders, all opened together to share one bid window."""
     orders = {
-        101: dict(units=[resource_unit(cpu_milli=4000, memory=16 * 1024**3, gpu=1, gpu_model="a100", price_uact=5000)]),
+        101: dict(
+            units=[
+                resource_unit(cpu_milli=4000, memory=16 * 1024**3, gpu=1, gpu_model="a100", price_uact=5000)
+            ]
+        ),
         102: dict(units=[resource_unit(price_uact=1000)], signed_by_any=[AUDITOR]),
         103: dict(units=[resource_unit(price_uact=1000)], attributes={"region": "eu-north"}),
         104: dict(units=[resource_unit(price_uact=2)]),
         105: dict(units=[resource_unit(gpu=1, gpu_model="b200", price_uact=50000)]),
-        106: dict(units=[resource_unit(cpu_milli=4000, memory=16 * 1024**3, gpu=1, gpu_model="h100", price_uact=100)]),
+        106: dict(
+            units=[
+                resource_unit(cpu_milli=4000, memory=16 * 1024**3, gpu=1, gpu_model="h100", price_uact=100)
+            ]
+        ),
     }
     heights = {}
     for dseq, kwargs in orders.items():
-        tx = chain.send(wallet, [(URL_CREATE_DEPLOYMENT, create_deployment_msg(wallet.address, dseq, **kwargs))])
+        tx = chain.send(
+            wallet, [(URL_CREATE_DEPLOYMENT, create_deployment_msg(wallet.address, dseq, **kwargs))]
+        )
         assert tx["code"] == 0, tx["raw_log"]
         heights[dseq] = int(tx["height"])
     for dseq in orders:
@@ -74,7 +91,9 @@ def test_several_orders_bid_rules(devnet, client, chain, wallet):
 
     # low max price: only cheap providers, never above the ceiling
     assert all(Decimal(b["price"]["amount"]) <= 2 for b in bids[104])
-    assert not any(devnet.provider(b["id"]["provider"]).strategy.name == "premium-reliable" for b in bids[104])
+    assert not any(
+        devnet.provider(b["id"]["provider"]).strategy.name == "premium-reliable" for b in bids[104]
+    )
 
     # a model nobody has, and an H100 for 100 uact/block (~0.17 USD/h): no bids
     assert bids[105] == [] and bids[106] == []
@@ -92,7 +111,14 @@ def test_bids_are_deterministic_per_seed():
     assert len({p.owner for p in a}) == 24
     assert [p.owner for p in build_fleet(8, 24)] != [p.owner for p in a]
     strategies = {p.strategy.name for p in a}
-    assert {"cheap-flaky", "premium-reliable", "gpu-specialist", "slow-bidder", "picky", "offline"} <= strategies
+    assert {
+        "cheap-flaky",
+        "premium-reliable",
+        "gpu-specialist",
+        "slow-bidder",
+        "picky",
+        "offline",
+    } <= strategies
 
 
 def test_rates_are_realistic():
@@ -100,9 +126,13 @@ def test_rates_are_realistic():
         small = provider.cpu_rate * 1000 + provider.mem_rate + provider.storage_rate  # 1 CPU + 1 GiB + 1 GiB
         assert Decimal("0.5") <= uact_per_block_to_usd_per_month(small) <= Decimal("3")
         if "a100" in provider.gpu_rates:
-            assert Decimal("0.6") <= uact_per_block_to_usd_per_hour(provider.gpu_rates["a100"]) <= Decimal("1.5")
+            assert (
+                Decimal("0.6") <= uact_per_block_to_usd_per_hour(provider.gpu_rates["a100"]) <= Decimal("1.5")
+            )
         if "h100" in provider.gpu_rates:
-            assert Decimal("1.5") <= uact_per_block_to_usd_per_hour(provider.gpu_rates["h100"]) <= Decimal("2.5")
+            assert (
+                Decimal("1.5") <= uact_per_block_to_usd_per_hour(provider.gpu_rates["h100"]) <= Decimal("2.5")
+            )
 
 
 def test_providers_pagination(client, devnet):
@@ -138,7 +168,9 @@ def _required(openapi: dict, path: str) -> tuple[list[str], dict]:
 def test_console_routes_match_openapi(client, devnet):
     with open(CONSOLE_OPENAPI) as fh:
         openapi = json.load(fh)
-    item = openapi["paths"]["/v1/providers"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]["items"]
+    item = openapi["paths"]["/v1/providers"]["get"]["responses"]["200"]["content"]["application/json"][
+        "schema"
+    ]["items"]
     providers = client.get("/v1/providers").json()
     assert len(providers) == 24
     for provider in providers:
@@ -147,12 +179,16 @@ def test_console_routes_match_openapi(client, devnet):
         for attr in provider["attributes"]:
             assert set(attr) == {"key", "value", "auditedBy"}
     offline = [p for p in providers if not p["isOnline"]]
-    assert offline and all(devnet.provider(p["owner"]).strategy.name in ("offline", "cheap-flaky") for p in offline)
+    assert offline and all(
+        devnet.provider(p["owner"]).strategy.name in ("offline", "cheap-flaky") for p in offline
+    )
     assert {p["isAudited"] for p in providers} == {True, False}
     detail = client.get(f"/v1/providers/{providers[0]['owner']}")
     assert detail.status_code == 200 and detail.json()["owner"] == providers[0]["owner"]
 
-    schema = openapi["paths"]["/v1/gpu-prices"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    schema = openapi["paths"]["/v1/gpu-prices"]["get"]["responses"]["200"]["content"]["application/json"][
+        "schema"
+    ]
     prices = client.get("/v1/gpu-prices").json()
     assert set(schema["required"]) <= set(prices)
     model_required = schema["properties"]["models"]["items"]["required"]

@@ -51,13 +51,21 @@ def test_start_stop_fast_and_clean():
 
 
 def test_context_manager_and_parallel_devnets():
-    with start_devnet(block_time_s=0.05, providers=20, chain_id="necto-a") as a, start_devnet(
-        block_time_s=0.05, providers=20, chain_id="necto-b", seed=7
-    ) as b:
+    with (
+        start_devnet(block_time_s=0.05, providers=20, chain_id="necto-a") as a,
+        start_devnet(block_time_s=0.05, providers=20, chain_id="necto-b", seed=7) as b,
+    ):
         assert a.rest_url != b.rest_url
-        assert httpx.get(b.rest_url + "/cosmos/base/tendermint/v1beta1/node_info").json()["default_node_info"]["network"] == "necto-b"
+        assert (
+            httpx.get(b.rest_url + "/cosmos/base/tendermint/v1beta1/node_info").json()["default_node_info"][
+                "network"
+            ]
+            == "necto-b"
+        )
         assert [p.owner for p in a.providers] == [p.owner for p in b.providers]  # same seed, same fleet
-    assert threading.active_count() == 1 or all(not t.name.startswith("necto-devnet") for t in threading.enumerate())
+    assert threading.active_count() == 1 or all(
+        not t.name.startswith("necto-devnet") for t in threading.enumerate()
+    )
 
 
 def test_standalone_process_prints_urls_and_stops_on_sigterm():

@@ -126,27 +126,27 @@ class AkashBackend:
     async def bids(self, dseq: int) -> list[Bid]:
         async with self._rest() as rest:
             bids = await rest.bids(self.address, dseq)
-        result = []
-        for bid in bids:
-            result.append(
-                Bid(
-                    provider=bid.provider,
-                    gseq=bid.gseq,
-                    oseq=bid.oseq,
-                    bseq=bid.bseq,
-                    price_uact_per_block=Decimal(str(bid.price_amount)),
-                    denom=bid.price_denom,
-                    created_height=int(bid.created_at or 0),
-                    raw=bid.raw,
-                )
+        return [
+            Bid(
+                provider=bid.id.provider,
+                gseq=bid.id.gseq,
+                oseq=bid.id.oseq,
+                bseq=bid.id.bseq,
+                price_uact_per_block=bid.price.amount,
+                denom=bid.price.denom,
+                created_height=bid.created_at,
+                raw=bid.raw,
             )
-        return result
+            for bid in bids
+        ]
 
     async def provider_info(self, provider: str) -> dict[str, Any]:
         if provider not in self.provider_cache:
             async with self._rest() as rest:
                 info = await rest.provider(provider)
-            self.provider_cache[provider] = info.raw if hasattr(info, "raw") else info
+            if info is None:
+                raise ChainError(f"Provider {provider} is not registered on chain.")
+            self.provider_cache[provider] = info.raw or info.model_dump()
         return self.provider_cache[provider]
 
     async def uact_balance(self) -> int:
@@ -190,26 +190,32 @@ class AkashBackend:
             host_uri,
             jwt_factory=lambda: create_jwt(self.signer, iss=self.address),
             timeout_s=self.settings.http_timeout_s,
+            verify=self.settings.provider_tls_verify,
+            # Plain http only for the loopback devnet: the bearer JWT is a credential.
+            allow_http=self.settings.network == "sandbox",
         )
 
     async def send_manifest(self, host_uri: str, dseq: int, manifest_json: bytes) -> None:
-        await self._gateway(host_uri).send_manifest(
-            dseq, manifest_json, retries=self.settings.manifest_retries, delay_s=0.5
-        )
+        async with self._gateway(host_uri) as gateway:
+            await gateway.send_manifest(dseq, manifest_json, retries=self.settings.manifest_retries, delay_s=0.5)
 
     async def lease_readiness(self, host_uri: str, dseq: int, gseq: int, oseq: int) -> LeaseReadiness | None:
-        status = await self._gateway(host_uri).lease_status(dseq, gseq, oseq)
+        async with self._gateway(host_uri) as gateway:
+            status = await gateway.lease_status(dseq, gseq, oseq)
         if status is None:
             return None
         return LeaseReadiness(
             ready=status.ready,
-            uris=list(status.uris),
-            forwarded_ports=[dict(p) for p in status.forwarded_ports],
-            services=dict(status.raw.get("services", {})),
+            uris=[uri for svc in status.services.values() for uri in svc.uris],
+            forwarded_ports=[
+                {"service": name, **port.model_dump()} for name, ports in status.forwarded_ports.items() for port in ports
+            ],
+            services={name: svc.model_dump() for name, svc in status.services.items()},
         )
 
     async def logs(
         self, host_uri: str, dseq: int, gseq: int, oseq: int, *, tail: int, follow: bool, services: list[str] | None
     ) -> AsyncIterator[dict[str, str]]:
-        async for line in self._gateway(host_uri).logs(dseq, gseq, oseq, tail=tail, follow=follow, services=services):
-            yield {"service": line.service, "message": line.message}
+        async with self._gateway(host_uri) as gateway:
+            async for line in gateway.logs(dseq, gseq, oseq, tail=tail, follow=follow, services=services):
+                yield {"service": line.service, "message": line.message}
