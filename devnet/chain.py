@@ -1287,7 +1287,20 @@ def _bid_id_json(obj: Bid | Lease) -> dict:
 
 def _message_json(url: str, msg: Message) -> dict:
     body = json_format.MessageToDict(msg, preserving_proto_field_name=True)
-    return {"@type": url, **body}
+    return {"@type": url, **_dec_coins_as_decimals(body)}
+
+
+def _dec_coins_as_decimals(node: Any) -> Any:
+    """REST JSON prints DecCoin amounts as LegacyDec strings, not as the wire's 10^18 atomics."""
+    if isinstance(node, list):
+        return [_dec_coins_as_decimals(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: _dec_coins_as_decimals(value) for key, value in node.items()}
+    price = out.get("price")
+    if isinstance(price, dict) and isinstance(price.get("amount"), str) and price["amount"].isdigit():
+        out["price"] = {**price, "amount": dec_str(Decimal(int(price["amount"])) / DEC_PRECISION)}
+    return out
 
 
 def _parse_int(text: str) -> int | None:

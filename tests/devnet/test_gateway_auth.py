@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import coincurve
 import httpx
@@ -21,7 +22,7 @@ from devnet.providers import (
 )
 from devnet.txdecode import address_from_pubkey
 
-CASES = "../shared/conformance/jwt/cases_es256k.json"
+CASES = Path(__file__).resolve().parents[3] / "shared/conformance/jwt/cases_es256k.json"
 
 
 def _adr36_case() -> dict:

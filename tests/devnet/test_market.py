@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from decimal import Decimal
+from pathlib import Path
 
 import httpx
 import pytest
@@ -23,7 +24,7 @@ from devnet.providers import (
     uact_per_block_to_usd_per_month,
 )
 
-CONSOLE_OPENAPI = "../shared/data/akash/console-openapi.json"
+CONSOLE_OPENAPI = Path(__file__).resolve().parents[3] / "shared/data/akash/console-openapi.json"
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,99 @@
+"""The buyer flow end to end on the devnet: quote -> plan -> confirm -> running -> logs -> close -> refund.
+
+Real parts only: the devnet over HTTP (signed protobuf txs, bids, escrow), the local key signer, SQLite.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tools.errors import InvalidRequest, PlanNotFound, PolicyDenied
+
+pytestmark = [pytest.mark.asyncio, pytest.mark.slow]
+
+
+async def test_quote_compares_akash_with_a_fixed_rate_catalog(service):
+    result = await service.quote({"workload": "nextjs"}, limit=30)
+    assert result["status"] == "ok"
+    sources = {o["source"] for o in result["offers"]}
+    assert "akash" in sources
+    assert result["recommendation"]["source"] == "akash"
+    assert result["offers"][0]["source"] == "akash"  # a GPU box is far dearer than a small Akash lease
+    gpu = await service.quote({"gpu_model": "a100", "hours": 10, "objective": "cheapest"}, limit=50)
+    assert {"akash", "lambda"} <= {o["source"] for o in gpu["offers"]}
+    assert gpu["recommendation"]["deployable"] is True
+    prices = [o["usd_total"] for o in gpu["offers"]]
+    assert prices == sorted(prices), "cheapest objective ranks by total cost"
+
+
+async def test_deploy_runs_streams_logs_and_close_refunds(service, devnet):
+    owner = "alice"
+    plan = await service.create_deploy_plan({"workload": "nextjs"}, port=None, offer_id=None, owner=owner)
+    card = plan["summary"]
+    assert card["network"] == "sandbox" and card["chain_id"] == "necto-sandbox-1"
+    assert card["messages"][0]["type_url"] == "/akash.deployment.v1beta4.MsgCreateDeployment"
+    assert card["ports"] and card["images"]
+    address = service.backend.address
+
+    # A card that does not match the stored plan is refused, and nothing reaches the chain.
+    with pytest.raises(PolicyDenied):
+        await service.execute_deploy_plan(plan["plan_id"], confirmed_hash="0" * 64, owner=owner)
+    with pytest.raises(PlanNotFound):
+        await service.execute_deploy_plan(plan["plan_id"], confirmed_hash=plan["plan_hash"], owner="mallory")
+    assert await service.backend.deployment_state(card["dseq"]) is None
+
+    result = await service.execute_deploy_plan(plan["plan_id"], confirmed_hash=plan["plan_hash"], owner=owner)
+    assert result["status"] == "ok", result
+    assert result["state"] == "running"
+    assert any(".ingress." in uri for uri in result["uris"])
+    uact_after_deploy = devnet.chain.balance(address, "uact")
+
+    # ADK may run a confirmed tool again: the same plan never signs twice.
+    again = await service.execute_deploy_plan(plan["plan_id"], confirmed_hash=plan["plan_hash"], owner=owner)
+    assert again["job_id"] == result["job_id"]
+    assert devnet.chain.balance(address, "uact") == uact_after_deploy
+
+    logs = await service.logs(result["job_id"], tail=20, service=None, owner=owner)
+    assert logs["lines"] and all(set(line) == {"service", "message"} for line in logs["lines"])
+
+    status = await service.status(result["job_id"], owner=owner)
+    assert status["job"]["state"] == "running" and status["job"]["provider"]
+    with pytest.raises(Exception):
+        await service.status(result["job_id"], owner="mallory")
+
+    close_plan = await service.create_close_plan(result["job_id"], owner=owner)
+    closed = await service.execute_close_plan(close_plan["plan_id"], confirmed_hash=close_plan["plan_hash"], owner=owner)
+    assert closed["state"] == "closed"
+    job = service.ledger.job(result["job_id"])
+    spent = job.deposit_uact - closed["refund_uact"]
+    assert 0 < spent < job.deposit_uact  # some blocks were paid for, the rest came back
+    assert devnet.chain.balance(address, "uact") == uact_after_deploy + closed["refund_uact"]
+    assert await service.backend.deployment_state(job.dseq) == "closed"
+
+    audit = [entry.action for entry in service.ledger.audit_entries(owner)]
+    for action in ("approve deployment plan", "create deployment", "create lease", "approve close plan", "close deployment"):
+        assert action in audit
+
+
+async def test_budget_too_low_for_any_bid_fails_cleanly_and_refunds(service, devnet):
+    plan = await service.create_deploy_plan(
+        {"workload": "static", "max_usd_per_hour": 0.0000001}, port=None, offer_id=None, owner="bob"
+    )
+    before = None
+    result = await service.execute_deploy_plan(plan["plan_id"], confirmed_hash=plan["plan_hash"], owner="bob")
+    assert result["status"] == "error" and result["state"] == "failed"
+    assert "No provider bid" in result["message"]
+    job = service.ledger.job(result["job_id"])
+    assert job.refund_uact == job.deposit_uact  # no lease, so every uact came back
+    assert await service.backend.deployment_state(job.dseq) == "closed"
+    del before
+
+
+async def test_bad_requests_get_clear_errors(service):
+    with pytest.raises(InvalidRequest) as info:
+        await service.create_deploy_plan({"workload": "custom"}, port=None, offer_id=None, owner="a")
+    assert "image" in info.value.message
+    with pytest.raises(InvalidRequest):
+        await service.create_deploy_plan({"workload": "nextjs", "cpu": 10_000}, port=None, offer_id=None, owner="a")
+    with pytest.raises(InvalidRequest):
+        await service.create_deploy_plan({"workload": "minecraft"}, port=None, offer_id=None, owner="a")
