@@ -491,12 +491,17 @@ class OfflinePlanner(BaseLlm):
         yield step_response(step)
 
 
+# The planner spends no tokens; saying so keeps ADK's telemetry from warning on every turn.
+_NO_USAGE = types.GenerateContentResponseUsageMetadata(prompt_token_count=0, candidates_token_count=0, total_token_count=0)
+
+
 def step_response(step: Step) -> LlmResponse:
     if isinstance(step, Call):
         # No id: ADK assigns an "adk-..." id to every function call without one.
         part = types.Part(function_call=types.FunctionCall(name=step.name, args=step.args))
-        return LlmResponse(content=types.Content(role="model", parts=[part]))
+        return LlmResponse(content=types.Content(role="model", parts=[part]), usage_metadata=_NO_USAGE)
     return LlmResponse(
         content=types.Content(role="model", parts=[types.Part(text=step.text)]),
         custom_metadata={REFUSED_KEY: True} if step.refused else None,
+        usage_metadata=_NO_USAGE,
     )

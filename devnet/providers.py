@@ -33,6 +33,7 @@ import asyncio
 import base64
 import hashlib
 import json
+import logging
 import random
 import time
 from collections.abc import Callable
@@ -62,6 +63,8 @@ __all__ = [
     "uact_per_block_to_usd_per_hour",
     "uact_per_block_to_usd_per_month",
 ]
+
+logger = logging.getLogger(__name__)
 
 # The Akash Network's own auditor (the one mainnet's audited providers are signed by).
 AUDITOR = "akash1365yvmc4s7awdyj3n2sav7xfx76adc6dnmlx63"
@@ -721,23 +724,22 @@ def verify_jwt(token: str, chain: Chain, *, now: float | None = None) -> dict:
 
 
 def _manifest_json_bytes() -> Callable[[Any], bytes]:
-    try:
-        from tools.sdl.compiler import manifest_json_bytes  # type: ignore[attr-defined]
-
-        return manifest_json_bytes
-    except ImportError:
-        pass
+    """The SDL package's Go-compatible encoder; a local equivalent if that package cannot be imported."""
     try:
         from tools.sdl.canonical_json import manifest_json_bytes
 
         return manifest_json_bytes
-    except ImportError:  # fallback: close to Go's encoder for the plain values a manifest holds
+    except Exception:  # noqa: BLE001 - a broken tools.sdl import must not take the gateways down
+        logger.warning("tools.sdl.canonical_json unavailable; using the devnet's own encoder", exc_info=True)
 
-        def encode(obj: Any) -> bytes:
-            text = json.dumps(obj, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
-            return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026").encode()
+    def encode(obj: Any) -> bytes:
+        # Close to Go's json.Marshal + sdk.SortJSON for the plain values a manifest holds.
+        text = json.dumps(obj, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+        for char, escape in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
+            text = text.replace(char, escape)
+        return text.encode()
 
-        return encode
+    return encode
 
 
 def _val(obj: Any) -> int | None:

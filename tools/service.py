@@ -143,7 +143,13 @@ class NectoService:
 
     # --- deploy plans ------------------------------------------------------------------------------
     async def create_deploy_plan(
-        self, args: dict[str, Any], *, port: int | None, offer_id: str | None, owner: str
+        self,
+        args: dict[str, Any],
+        *,
+        port: int | None,
+        offer_id: str | None,
+        owner: str,
+        env: dict[str, str] | None = None,
     ) -> dict[str, Any]:
         from tools.sdl.compiler import compile_sdl
         from tools.sdl.templates import TemplateVars, render_sdl
@@ -184,6 +190,7 @@ class NectoService:
             gpu_count=request.gpu_count,
             region=request.region,
             price_uact_per_block=pricing.max_price_uact_per_block,
+            env=env or {},
         )
         sdl_text = render_sdl(request.workload, variables)
         compiled = compile_sdl(sdl_text)

@@ -38,6 +38,8 @@ RUNNING_WAIT_S = 180.0  # after the deploy tool returns, how long the chat follo
 LOG_LINES = 30  # the chat shows the first lines, then stops so the turn ends
 LOG_SECONDS = 20.0
 APPROVE, REJECT = "necto_approve", "necto_reject"
+ASKING_CLIENTS = {"webapp", "copilot"}
+APPROVED_LINE = "**Approved**: signing exactly the plan on the card."
 TERMINAL_STATES = {"running", "failed", "closed"}
 
 
@@ -95,6 +97,13 @@ async def _chat_state() -> ChatState:
         state = ChatState(user_id=user_id, session_id=session.id)
         cl.user_session.set("necto", state)
     return state
+
+
+def _client_type() -> str:
+    try:
+        return str(cl.context.session.client_type)
+    except Exception:  # no session (tests): treat as the web app
+        return "webapp"
 
 
 async def _say(content: str) -> None:
@@ -192,16 +201,20 @@ async def confirm(state: ChatState, turn: TurnResult, depth: int) -> None:
         "plan_hash": str(pending.payload.get("plan_hash", "")),
     }
     card = await _stored_card(state, turn, payload["plan_id"])
-    _, runner = await backend()
     if card is None or str(card.get("plan_hash", "")) != payload["plan_hash"]:
         # The plan changed or vanished between the request and now: never ask the user to approve it.
-        await _answer(state, pending, approved=False, payload=payload, depth=depth, quiet=True)
+        await _answer(state, pending, approved=False, payload=payload, depth=depth)
         await _say(
             render.error_text("The plan to approve could not be verified.", "Ask Necto to build it again.")
         )
         return
 
     await cl.Message(content=render.confirmation_card(card), author="Necto").send()
+    if _client_type() not in ASKING_CLIENTS:
+        # Slack, Discord and Teams cannot show a trustworthy card or ask (security.md rule 6).
+        await _answer(state, pending, approved=False, payload=payload, depth=depth)
+        await _say("Approving needs the web chat (`necto serve`); nothing was signed here.")
+        return
     action = str(card.get("action") or "this action")
     answer = await cl.AskActionMessage(
         content=f"Approve **{render.safe_text(action, 40)}**? Approving signs and broadcasts exactly the card above.",
@@ -215,7 +228,7 @@ async def confirm(state: ChatState, turn: TurnResult, depth: int) -> None:
     # None: timed out, or a client that cannot ask (Slack, Discord): both mean "not approved".
     approved = isinstance(answer, Mapping) and answer.get("name") == APPROVE
     if not approved:
-        await _answer(state, pending, approved=False, payload=payload, depth=depth, quiet=True)
+        await _answer(state, pending, approved=False, payload=payload, depth=depth)
         reason = "You rejected it" if isinstance(answer, Mapping) else "No answer came in time"
         await _say(f"{reason}: nothing was signed and nothing was spent. Ask again whenever you like.")
         return
@@ -229,7 +242,6 @@ async def _answer(
     approved: bool,
     payload: dict[str, Any],
     depth: int,
-    quiet: bool = False,
     card: Mapping[str, Any] | None = None,
 ) -> None:
     service, runner = await backend()
@@ -296,7 +308,7 @@ class ProgressTracker:
         self._owner = owner
         self._queue: asyncio.Queue | None = None
         self._message: cl.Message | None = None
-        self._lines: list[tuple[str, str]] = []  # (state, line)
+        self._lines: list[tuple[str, str]] = [("approved", APPROVED_LINE)]  # (collapse key, line)
         self._states: dict[str, str] = {}
         self._uris: dict[str, list[str]] = {}
 
@@ -304,9 +316,7 @@ class ProgressTracker:
         events = getattr(self._service, "events", None)
         if events is not None:
             self._queue = events.subscribe(self._owner)
-        self._message = cl.Message(
-            content="**Deploy progress**\n\n- ✅ Approved; working on it…", author="Necto"
-        )
+        self._message = cl.Message(content=f"**Deploy progress**\n\n- {APPROVED_LINE}", author="Necto")
         await self._message.send()
 
     def stop(self) -> None:
@@ -373,10 +383,12 @@ class ProgressTracker:
         line = render.progress_line(event)
         if not line:
             return False
-        if self._lines and self._lines[-1][0] == state == "bids":
-            self._lines[-1] = (state, line)  # bids arrive every block: keep one updating line
-        elif not self._lines or self._lines[-1][1] != line:
-            self._lines.append((state, line))
+        # The growing bid list arrives again with each new bid: keep one line for it, updated in place.
+        key = "bid-list" if state == "bids" and "bids" in data else state
+        if key == "bid-list" and self._lines and self._lines[-1][0] == key:
+            self._lines[-1] = (key, line)
+        elif self._lines[-1][1] != line:
+            self._lines.append((key, line))
         return True
 
 

@@ -102,9 +102,12 @@ def devnet(port: int = typer.Option(26657, help="Chain REST port (providers take
            providers: int = typer.Option(24, help="How many simulated providers."),
            seed: int = typer.Option(7)) -> None:
     """Run the local sandbox network standalone, so other processes can use it (NECTO_REST_URL)."""
-    from devnet.server import main as devnet_main
+    import contextlib
 
-    devnet_main(host=host, port=port, block_time_s=block_time, providers=providers, seed=seed)
+    from devnet.server import serve_devnet_forever
+
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve_devnet_forever(host=host, port=port, block_time_s=block_time, providers=providers, seed=seed))
 
 
 # --- ask ------------------------------------------------------------------------------------------------
@@ -174,6 +177,7 @@ def deploy(template: str = typer.Option(..., "--template", help="nextjs, react, 
            gpus: int | None = typer.Option(None), region: str | None = typer.Option(None),
            hours: float | None = typer.Option(None), max_usd_per_hour: float | None = typer.Option(None, "--max-usd-per-hour"),
            objective: str | None = typer.Option(None),
+           env: list[str] = typer.Option([], "--env", help="KEY=VALUE environment for the container (repeatable)."),
            confirm: bool = typer.Option(False, "--confirm", help="Approve the plan (required to sign)."),
            as_json: bool = typer.Option(False, "--json")) -> None:
     """Deploy non-interactively. Without --confirm it only prints the plan's confirmation card."""
@@ -182,8 +186,15 @@ def deploy(template: str = typer.Option(..., "--template", help="nextjs, react, 
             "gpu_model": gpu, "gpu_count": gpus, "region": region, "hours": hours,
             "max_usd_per_hour": max_usd_per_hour, "objective": objective}
 
+    variables = {}
+    for item in env:
+        key, sep, value = item.partition("=")
+        if not sep:
+            _fail(f"--env takes KEY=VALUE, not {item!r}")
+        variables[key] = value
+
     async def go() -> dict[str, Any]:
-        plan = await service.create_deploy_plan(args, port=port, offer_id=None, owner=OWNER)
+        plan = await service.create_deploy_plan(args, port=port, offer_id=None, owner=OWNER, env=variables)
         if not confirm:
             return {"plan": plan}
         return await service.execute_deploy_plan(plan["plan_id"], confirmed_hash=plan["plan_hash"], owner=OWNER)

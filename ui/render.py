@@ -141,16 +141,16 @@ def _offer_notes(offer: Mapping[str, Any]) -> str:
     flags = []
     if offer.get("audited"):
         flags.append("audited")
-    if offer.get("estimate"):
-        flags.append("estimate")
-    if offer.get("deployable") is False:
-        flags.append("not deployable here")
     notes = offer.get("notes")
     if isinstance(notes, (list, tuple)):
         notes = "; ".join(str(n) for n in notes)
+    if offer.get("estimate") and not str(notes or "").lower().startswith("estimate"):
+        flags.append("estimate")
+    if offer.get("deployable") is False:
+        flags.append("not deployable here")
     parts = [safe_text(", ".join(flags), 60)] if flags else []
     if notes:
-        parts.append(safe_text(notes, 60))
+        parts.append(safe_text(notes, 48))
     return "; ".join(parts) or ""
 
 
@@ -379,8 +379,17 @@ def uri_link(uri: Any) -> str:
     return _code(text, 120)
 
 
+def _provider_label(value: Any) -> str:
+    """A provider name, or its bech32 address shortened to something a person can compare."""
+    text = _CONTROL.sub("", str(value or "")).strip()
+    if text.startswith("akash1") and len(text) > 20 and text.isalnum():
+        return f"{text[:10]}…{text[-4:]}"
+    return safe_text(text, 40)
+
+
 def _bid(bid: Mapping[str, Any]) -> str:
-    return f"{safe_text(bid.get('provider'), 40) or '?'} {_usd(bid.get('usd_per_hour'), per='/h')}"
+    name = bid.get("provider_name") or bid.get("provider")
+    return f"{_provider_label(name) or '?'} {_usd(bid.get('usd_per_hour'), per='/h')}"
 
 
 def progress_line(event: Mapping[str, Any]) -> str | None:
@@ -390,41 +399,47 @@ def progress_line(event: Mapping[str, Any]) -> str | None:
     state = str(event.get("state") or "")
     data = event.get("data") if isinstance(event.get("data"), Mapping) else {}
     message = safe_text(event.get("message"), 160)
-    provider = safe_text(data.get("provider"), 40)
+    provider = _provider_label(data.get("provider_name") or data.get("provider"))
     if state == "plan":
-        return f"📝 Plan ready. {message}".strip()
+        return f"**Plan** ready. {message}".strip()
     if state == "confirmed":
-        return "✅ Approved; preparing the transaction."
+        return "**Approved**: preparing the transaction."
     if state == "signed":
-        return "✍️ Transaction signed."
+        return "**Signed** the transaction."
     if state == "broadcast":
         dseq = data.get("dseq")
         tx = data.get("tx_hash") or data.get("txhash")
         extra = f" (dseq {_code(dseq, 30)})" if dseq else ""
         extra += f", tx {_code(tx, 70)}" if tx else ""
-        return f"📡 Deployment broadcast{extra}; waiting for bids."
+        return f"**Broadcast** the deployment{extra}; waiting for bids."
+    if state == "bids" and "bids" not in data:
+        return f"**Bids**: {message}" if message else None  # "collecting bids", "accepting the bid of ..."
     if state == "bids":
         bids = [b for b in data.get("bids") or [] if isinstance(b, Mapping)]
         shown = ", ".join(_bid(b) for b in bids[:6]) or "none yet"
         more = f" and {len(bids) - 6} more" if len(bids) > 6 else ""
         left = data.get("blocks_left")
         tail = f" ({_plain_number(left)} blocks left)" if left is not None else ""
-        return f"💰 {len(bids)} bid{'s' if len(bids) != 1 else ''}: {shown}{more}{tail}"
+        return f"**Bids**: {len(bids)} bid{'s' if len(bids) != 1 else ''}: {shown}{more}{tail}"
     if state == "lease":
+        if not provider and message:
+            return f"**Lease**: {message}"
         price = data.get("usd_per_hour")
         at = f" at {_usd(price, per='/h')}" if price is not None else ""
-        return f"🤝 Lease created with {provider or 'the provider'}{at}."
+        return f"**Lease** created with {provider or 'the provider'}{at}."
     if state == "manifest_sent":
-        return f"📦 Manifest sent to {provider or 'the provider'}; starting containers."
+        if not provider and message:
+            return f"**Manifest**: {message}"
+        return f"**Manifest** sent to {provider or 'the provider'}; starting containers."
     if state == "running":
         uris = [u for u in data.get("uris") or []][:4]
         links = ", ".join(uri_link(u) for u in uris)
-        return f"🚀 Running on {provider or 'the provider'}" + (f": {links}" if links else ".")
+        return f"**Running** on {provider or 'the provider'}" + (f": {links}" if links else ".")
     if state == "failed":
-        return f"❌ Deploy failed: {message or 'the provider did not start it'}."
+        return f"**Failed**: deploy failed: {message or 'the provider did not start it'}."
     if state == "closed":
-        return f"🔒 Deployment closed. {message}".strip()
-    return f"• {safe_text(state, 30)}: {message}" if (state or message) else None
+        return f"**Closed** the deployment. {message}".strip()
+    return f"**{safe_text(state, 30)}**: {message}" if (state or message) else None
 
 
 # ---------------------------------------------------------------------------------- logs
@@ -509,4 +524,4 @@ def tool_summary(name: str, result: Mapping[str, Any] | None) -> str:
 
 def error_text(what: str, next_step: str = "Try again in a moment.") -> str:
     """A sentence for the chat when something failed; never a raw exception or traceback."""
-    return f"⚠️ {what} Nothing was signed or spent. {next_step}"
+    return f"**Sorry.** {what} Nothing was signed or spent. {next_step}"

@@ -10,6 +10,11 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 APP_PATH = REPO_ROOT / "ui" / "app.py"
 
 
+def repo_root() -> Path:
+    """The app root Chainlit needs (CHAINLIT_APP_ROOT): chainlit.md, .chainlit/ and public/ live here."""
+    return REPO_ROOT
+
+
 def chainlit_command(port: int, host: str = "127.0.0.1") -> list[str]:
     """The argv that runs the chat headless (``-h``: no browser tab) on ``host:port``.
 

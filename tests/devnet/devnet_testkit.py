@@ -316,9 +316,11 @@ def manifest_for(
 
 
 def manifest_hash(manifest: list) -> bytes:
-    from tools.sdl.canonical_json import manifest_json_bytes
-
-    return hashlib.sha256(manifest_json_bytes(manifest)).digest()
+    """sha256 of Go's json.Marshal + sdk.SortJSON output (exact for the ints/strings/null these manifests hold)."""
+    text = json.dumps(manifest, separators=(",", ":"), sort_keys=True, ensure_ascii=False)
+    for char, escape in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
+        text = text.replace(char, escape)
+    return hashlib.sha256(text.encode()).digest()
 
 
 def create_deployment_msg(

@@ -105,6 +105,27 @@ def chat_url(tmp_path: Path) -> Iterator[str]:
         print(f"--- chainlit log ({log_path}) ---\n{log_path.read_text(errors='replace')[-6000:]}")
 
 
+def send(page, text: str) -> None:
+    """Type a message and send it; retried once, as a keypress right after load can beat the socket."""
+    from playwright.sync_api import expect
+
+    composer = page.locator("#chat-input")
+    expect(composer).to_be_visible(timeout=STEP_TIMEOUT_MS)
+    sent = page.locator('[data-step-type="user_message"]').filter(has_text=text)
+    before = sent.count()
+    for attempt in range(3):
+        if attempt == 0 or not composer.inner_text().strip():
+            composer.click()
+            page.keyboard.type(text)
+        page.locator("#chat-submit").click()
+        try:
+            expect(sent).to_have_count(before + 1, timeout=5_000)
+            return
+        except AssertionError:
+            continue
+    expect(sent).to_have_count(before + 1, timeout=1)
+
+
 def drive_deploy_chat(page, base_url: str, screenshots: Path | None = SCREENSHOTS) -> None:
     """The headline path a user takes, with the checks; shared with manual runs against other backends."""
     from playwright.sync_api import expect
@@ -112,11 +133,7 @@ def drive_deploy_chat(page, base_url: str, screenshots: Path | None = SCREENSHOT
     if screenshots is not None:
         screenshots.mkdir(parents=True, exist_ok=True)
     page.goto(base_url)
-    composer = page.locator("#chat-input")
-    expect(composer).to_be_visible(timeout=STEP_TIMEOUT_MS)
-    composer.click()
-    page.keyboard.type("deploy my Next.js app cheaply")
-    page.keyboard.press("Enter")
+    send(page, "deploy my Next.js app cheaply")
 
     # Each tool call shows as a step; the table and the card are written by code.
     # (Chainlit gives each step's header the id "step-<name>": "Used list_providers".)
@@ -162,7 +179,8 @@ def drive_deploy_chat(page, base_url: str, screenshots: Path | None = SCREENSHOT
     body = page.locator("body").inner_text()
     assert "Traceback" not in body
     if screenshots is not None:
-        page.get_by_text("Deploy progress").scroll_into_view_if_needed()
+        # The log block's bottom at the bottom of the window: progress, the live URI and the logs in one shot.
+        logs.evaluate("node => node.scrollIntoView({block: 'end'})")
         page.screenshot(path=str(screenshots / "3-running-with-logs.png"), full_page=False)
 
 

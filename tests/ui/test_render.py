@@ -217,18 +217,18 @@ def test_card_values_cannot_escape_their_code_spans():
 @pytest.mark.parametrize(
     ("event", "expected"),
     [
-        ({"state": "broadcast", "data": {"dseq": 7}}, "broadcast"),
+        ({"state": "broadcast", "data": {"dseq": 7}}, "**Broadcast** the deployment (dseq `7`)"),
         (
             {"state": "bids", "data": {"bids": [{"provider": "p1", "usd_per_hour": 0.05}], "blocks_left": 3}},
-            "1 bid: p1 $0.05/h (3 blocks left)",
+            "**Bids**: 1 bid: p1 $0.05/h (3 blocks left)",
         ),
-        ({"state": "lease", "data": {"provider": "p1"}}, "Lease created with p1"),
-        ({"state": "manifest_sent", "data": {"provider": "p1"}}, "Manifest sent to p1"),
+        ({"state": "lease", "data": {"provider": "p1"}}, "**Lease** created with p1"),
+        ({"state": "manifest_sent", "data": {"provider": "p1"}}, "**Manifest** sent to p1"),
         (
             {"state": "running", "data": {"provider": "p1", "uris": ["abc.ingress.p1.example"]}},
             "[http://abc.ingress.p1.example](http://abc.ingress.p1.example)",
         ),
-        ({"state": "failed", "message": "no bids"}, "Deploy failed: no bids"),
+        ({"state": "failed", "message": "no bids"}, "deploy failed: no bids"),
     ],
 )
 def test_progress_lines(event, expected):
@@ -278,3 +278,37 @@ def test_tool_summaries_are_short_and_code_written():
 def test_error_text_is_a_sentence_with_a_next_step():
     text = render.error_text("The devnet did not answer.", "Try again.")
     assert "Nothing was signed" in text and text.endswith("Try again.")
+
+
+def test_progress_uses_provider_names_and_the_services_own_messages():
+    address = "akash18lryknw6wr678tw0k7dxmfqqxalae0zegabcd"
+    lease = render.progress_line(
+        {"state": "lease", "data": {"provider": address, "provider_name": "Lumen Grid"}, "message": "x"}
+    )
+    assert lease == "**Lease** created with Lumen Grid."
+    collecting = render.progress_line(
+        {
+            "state": "bids",
+            "message": "Deployment 5 created at height 9; collecting bids.",
+            "data": {"height": 9},
+        }
+    )
+    assert collecting == "**Bids**: Deployment 5 created at height 9; collecting bids."
+    bids = render.progress_line(
+        {
+            "state": "bids",
+            "data": {"bids": [{"provider": address, "usd_per_hour": "0.0045"}], "blocks_left": 2},
+        }
+    )
+    assert "akash18lry…abcd $0.0045/h" in bids
+    manifest = render.progress_line(
+        {"state": "manifest_sent", "message": "Manifest sent to Lumen Grid.", "data": {}}
+    )
+    assert manifest == "**Manifest**: Manifest sent to Lumen Grid."
+
+
+def test_offer_notes_do_not_repeat_the_estimate_flag():
+    table = render.offers_table(
+        {"offers": [_offer("p", 0.01, estimate=True, notes="estimate: static per-unit prior")]}
+    )
+    assert "estimate; estimate" not in table and "audited; estimate: static" in table

@@ -1,8 +1,8 @@
 """SDL text -> deployment groups, provider manifest and manifest hash (akash.md §4).
 
-Pipeline: bounded YAML load (``loader``) -> JSON-schema shape check (``schema``) -> typed parse with unit
-conversion (``units``) -> the reference parser's cross-reference checks -> group/manifest build -> Go
-canonical JSON and sha256 (``canonical_json``).
+Pipeline: bounded YAML load (``loader``) -> shape check (``structure``; optionally also Akash's JSON
+schema, ``schema``) -> typed parse with unit conversion (``units``) -> the reference parser's
+cross-reference checks -> group/manifest build -> Go canonical JSON and sha256 (``canonical_json``).
 
 The build replays chain-sdk ``go/sdl`` (``groupBuilder_v2.go``, ``groupBuilder_v2_1.go``,
 ``manifest/v2beta3``), whose output the conformance fixtures are. Orderings that matter for the hash:
@@ -39,7 +39,8 @@ from tools.errors import InvalidSDL
 from tools.sdl.canonical_json import manifest_json_bytes
 from tools.sdl.gosort import slice_stable
 from tools.sdl.loader import DOCUMENT, load_yaml
-from tools.sdl.schema import DEFAULT_SCHEMA_PATH, format_path, validate_structure
+from tools.sdl.schema import format_path, validate_structure
+from tools.sdl.structure import check_structure
 from tools.sdl.units import (
     format_dec_amount,
     gpu_ram_attribute,
@@ -123,8 +124,13 @@ class CompiledSDL:
 # ----------------------------------------------------------------------------------------------- entry
 
 
-def compile_sdl(text: str, *, schema_path: Path = DEFAULT_SCHEMA_PATH) -> CompiledSDL:
-    """Compile SDL YAML text; raise InvalidSDL (message starts with the YAML path) on any problem."""
+def compile_sdl(text: str, *, schema_path: Path | None = None) -> CompiledSDL:
+    """Compile SDL YAML text; raise InvalidSDL (message starts with the YAML path) on any problem.
+
+    The shape check is Necto's own (``structure``). ``schema_path`` names a copy of Akash's JSON schema to
+    check against as well (conformance runs; needs ``jsonschema``); nothing outside the package is read
+    without it.
+    """
     try:
         return _compile(text, schema_path)
     except InvalidSDL:
@@ -135,7 +141,8 @@ def compile_sdl(text: str, *, schema_path: Path = DEFAULT_SCHEMA_PATH) -> Compil
         raise InvalidSDL(f"could not compile the SDL ({type(exc).__name__})", path=DOCUMENT) from None
 
 
-def _compile(text: str, schema_path: Path) -> CompiledSDL:
+def load_document(text: str) -> dict[str, Any]:
+    """SDL text -> the mapping the shape check sees (bounded YAML load, unquoted ``version`` as text)."""
     document = load_yaml(text)
     if not isinstance(document, dict):
         raise InvalidSDL(
@@ -145,7 +152,14 @@ def _compile(text: str, schema_path: Path) -> CompiledSDL:
     if isinstance(document.get("version"), int | float) and not isinstance(document.get("version"), bool):
         # yaml.v3 hands the parser the scalar text, so `version: 2.0` works unquoted upstream too
         document["version"] = repr(document["version"])
-    validate_structure(document, schema_path)
+    return document
+
+
+def _compile(text: str, schema_path: Path | None) -> CompiledSDL:
+    document = load_document(text)
+    check_structure(document)
+    if schema_path is not None:
+        validate_structure(document, schema_path)
     sdl = _parse(document)
     _check_references(sdl)
     manifest, groups, prices = _build(sdl)

@@ -1,32 +1,36 @@
-"""Structural validation against Akash's SDL input schema (draft-07, chain-sdk ``go/sdl/sdl-input.schema.yaml``).
+"""Error wording for SDL shape problems, and an optional cross-check against Akash's JSON schema.
 
-The schema catches shape errors (unknown fields, wrong types, ports outside 1..65535, count < 1, GPU units
-without attributes, ...). This module turns the single most relevant jsonschema error into one readable
-line that names the YAML path, e.g. ``services.web.expose[0].port: must be 1..65535``.
-
-The schema file is the shared conformance copy (``../shared/conformance/sdl/`` beside the repo, akash.md §4);
-``load_schema`` takes another path when the file lives elsewhere.
+Necto validates SDL structure with its own code (``structure``); nothing here is needed at run time.
+This module holds the one-line, YAML-path-first wording both validators share, e.g.
+``services.web.expose[0].port: must be 1..65535``, and ``validate_structure``, which additionally checks a
+document against a copy of Akash's draft-07 input schema (chain-sdk ``go/sdl/sdl-input.schema.yaml``)
+when a caller has one (developers' conformance runs, tests). ``jsonschema`` is imported only then.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
-
-import jsonschema
-from jsonschema.exceptions import ValidationError, best_match
+from typing import TYPE_CHECKING, Any
 
 from tools.errors import InvalidSDL
 from tools.sdl.loader import load_trusted_yaml
 
-__all__ = ["DEFAULT_SCHEMA_PATH", "format_path", "load_schema", "validate_structure"]
+if TYPE_CHECKING:  # pragma: no cover - typing only; jsonschema is optional at run time
+    import jsonschema
+    from jsonschema.exceptions import ValidationError
 
-DEFAULT_SCHEMA_PATH = (
-    Path(__file__).resolve().parents[2] / ".." / "shared" / "conformance" / "sdl" / "sdl-input.schema.yaml"
-)
+__all__ = [
+    "describe",
+    "explain",
+    "format_path",
+    "load_schema",
+    "missing_field",
+    "unknown_field",
+    "validate_structure",
+]
 
 _PLAIN_KEY = re.compile(r"^[A-Za-z0-9_-]+$")
 _TYPE_WORDS = {
@@ -45,23 +49,10 @@ _FRIENDLY_BY_FIELD = {
     "mount": "must be an absolute path like /data",
     "min_window": 'must be a whole number followed by s, m or h, like "24h"',
 }
+_FRIENDLY_RULES = ("minimum", "maximum", "pattern", "not", "oneOf", "type")
 
 
-@lru_cache(maxsize=4)
-def load_schema(path: Path = DEFAULT_SCHEMA_PATH) -> jsonschema.Draft7Validator:
-    """Load and compile the schema once per path."""
-    schema = load_trusted_yaml(Path(path).read_text(encoding="utf-8"))
-    jsonschema.Draft7Validator.check_schema(schema)
-    return jsonschema.Draft7Validator(schema)
-
-
-def validate_structure(document: Any, schema_path: Path = DEFAULT_SCHEMA_PATH) -> None:
-    """Raise InvalidSDL for the most relevant schema violation, if any."""
-    error = best_match(load_schema(schema_path).iter_errors(document))
-    if error is None:
-        return
-    path, message = describe(error)
-    raise InvalidSDL(message, path=path or "(document)")
+# ------------------------------------------------------------------------------------------ wording
 
 
 def format_path(parts: Iterable[str | int]) -> str:
@@ -77,58 +68,105 @@ def format_path(parts: Iterable[str | int]) -> str:
     return text
 
 
+def missing_field(parts: Sequence[str | int], name: str) -> tuple[str, str]:
+    """(path, message) for a required key ``name`` missing from the mapping at ``parts``."""
+    return format_path([*parts, name]), "is required"
+
+
+def unknown_field(parts: Sequence[str | int], name: str, allowed: Iterable[str]) -> tuple[str, str]:
+    """(path, message) for a key the mapping at ``parts`` does not allow."""
+    names = sorted(allowed)
+    hint = f" (allowed here: {', '.join(names)})" if names else ""
+    return format_path([*parts, name]), f"unknown field{hint}"
+
+
+def explain(parts: Sequence[str | int], rule: str, expected: Any = None, instance: Any = None) -> str:
+    """The message for a value at ``parts`` that breaks ``rule`` (a JSON-schema keyword).
+
+    Well-known fields (ports, cpu units, mount paths, ...) get a fixed friendly sentence; otherwise the
+    wording follows the rule: ``type`` (expected: a type name or list of them), ``minimum``, ``maximum``,
+    ``exclusiveMinimum``, ``minLength``, ``enum`` (the allowed values), ``const``, ``pattern``,
+    ``minProperties``, ``oneOf``/``anyOf``, ``not``.
+    """
+    field = parts[-1] if parts and isinstance(parts[-1], str) else ""
+    if field == "units" and len(parts) > 1:
+        field = f"{parts[-2]}.units"
+    if field in _FRIENDLY_BY_FIELD and rule in _FRIENDLY_RULES:
+        return _FRIENDLY_BY_FIELD[field]
+    message = _rule_message(rule, expected, instance)
+    return message if message is not None else f"breaks the {rule} rule"
+
+
+def _rule_message(rule: str, value: Any, instance: Any) -> str | None:
+    if rule == "type":
+        wanted = value if isinstance(value, list | tuple) else [value]
+        return "must be " + " or ".join(_TYPE_WORDS.get(str(w), str(w)) for w in wanted)
+    if rule == "minimum":
+        return f"must be at least {value}"
+    if rule == "maximum":
+        return f"must be at most {value}"
+    if rule == "exclusiveMinimum":
+        return f"must be greater than {value}"
+    if rule == "minLength":
+        return "must not be empty" if value == 1 else f"must be at least {value} characters"
+    if rule == "enum":
+        return "must be one of: " + ", ".join(str(v) for v in value)
+    if rule == "const":
+        return f"must be {_yaml_scalar(value)}"
+    if rule == "pattern":
+        return f"{_short(instance)} is not in the expected format"
+    if rule == "minProperties":
+        return "must not be empty"
+    if rule in ("oneOf", "anyOf"):
+        return "does not match any allowed form"
+    if rule == "not":
+        return "is not allowed here"
+    return None
+
+
+# ----------------------------------------------------------------------------- optional schema check
+
+
+@lru_cache(maxsize=4)
+def load_schema(path: Path) -> jsonschema.Draft7Validator:
+    """Load and compile a JSON schema file once per path (needs the ``jsonschema`` package)."""
+    import jsonschema
+
+    schema = load_trusted_yaml(Path(path).read_text(encoding="utf-8"))
+    jsonschema.Draft7Validator.check_schema(schema)
+    return jsonschema.Draft7Validator(schema)
+
+
+def validate_structure(document: Any, schema_path: Path) -> None:
+    """Raise InvalidSDL for the most relevant violation of the JSON schema at ``schema_path``, if any."""
+    from jsonschema.exceptions import best_match
+
+    error = best_match(load_schema(Path(schema_path)).iter_errors(document))
+    if error is None:
+        return
+    path, message = describe(error)
+    raise InvalidSDL(message, path=path or "(document)")
+
+
 def describe(error: ValidationError) -> tuple[str, str]:
     """(YAML path, one-line message) for a jsonschema error."""
     parts: list[str | int] = list(error.absolute_path)
-    validator = error.validator
+    validator = str(error.validator)
     schema = error.schema if isinstance(error.schema, dict) else {}
     if validator == "required":
         missing = _quoted_name(error.message)
         if missing == "global" and "then" in error.schema_path:
             # exposeToWithIpEnforcesGlobal: a leased IP only exists on a global expose
             return format_path([*parts, missing]), "must be true when an ip endpoint is set"
-        return format_path([*parts, missing]), "is required"
+        return missing_field(parts, missing)
     if validator == "additionalProperties" and isinstance(error.instance, dict):
         extra = _unexpected_keys(error.instance, schema)
-        allowed = sorted(schema.get("properties", {}))
-        hint = f" (allowed here: {', '.join(allowed)})" if allowed else ""
-        name = extra[0] if extra else "?"
-        return format_path([*parts, name]), f"unknown field{hint}"
-    field = parts[-1] if parts and isinstance(parts[-1], str) else ""
-    if field == "units" and len(parts) > 1:
-        field = f"{parts[-2]}.units"
-    if field in _FRIENDLY_BY_FIELD and validator in ("minimum", "maximum", "pattern", "not", "oneOf", "type"):
-        return format_path(parts), _FRIENDLY_BY_FIELD[field]
-    return format_path(parts), _generic_message(error, schema)
-
-
-def _generic_message(error: ValidationError, schema: dict) -> str:
-    validator, value = error.validator, error.validator_value
-    if validator == "type":
-        wanted = value if isinstance(value, list) else [value]
-        return "must be " + " or ".join(_TYPE_WORDS.get(str(w), str(w)) for w in wanted)
-    if validator == "minimum":
-        return f"must be at least {value}"
-    if validator == "maximum":
-        return f"must be at most {value}"
-    if validator == "exclusiveMinimum":
-        return f"must be greater than {value}"
-    if validator == "minLength":
-        return "must not be empty" if value == 1 else f"must be at least {value} characters"
-    if validator == "enum":
-        return "must be one of: " + ", ".join(str(v) for v in value)
-    if validator == "const":
-        return f"must be {_yaml_scalar(value)}"
-    if validator == "pattern":
-        return f"{_short(error.instance)} is not in the expected format"
-    if validator == "minProperties":
-        return "must not be empty"
-    if validator in ("oneOf", "anyOf"):
-        return "does not match any allowed form"
-    if validator == "not":
-        return "is not allowed here"
-    flat = " ".join(error.message.split())
-    return flat if len(flat) <= 160 else flat[:159] + "…"
+        return unknown_field(parts, extra[0] if extra else "?", schema.get("properties", {}))
+    message = explain(parts, validator, error.validator_value, error.instance)
+    if message == f"breaks the {validator} rule":  # a keyword without its own wording: jsonschema's text
+        flat = " ".join(error.message.split())
+        message = flat if len(flat) <= 160 else flat[:159] + "…"
+    return format_path(parts), message
 
 
 def _unexpected_keys(instance: dict, schema: dict) -> list[str]:
