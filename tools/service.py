@@ -530,6 +530,8 @@ class NectoService:
     # --- bid choice ------------------------------------------------------------------------------------
     def _choose_bid(self, bids: list[Bid], job: Job) -> Bid | None:
         """Rank real bids with the same function that ranked the estimates (tools.pricing.rank)."""
+        from tools.pricing.normalize import PricingError
+        from tools.pricing.rank import rank
         from tools.pricing.sources.akash import offers_from_bids
 
         if not bids:
@@ -541,23 +543,27 @@ class NectoService:
                 {"bids": [b.raw for b in bids]}, self._provider_cache(), request,
                 block_time=self.settings.block_time_s, now=datetime.now(UTC),
             )
-            from tools.pricing.rank import rank
-
-            ranking = rank(offers, request, now=datetime.now(UTC))
-            for offer in ranking.offers:
-                bid = by_provider.get(offer.provider_address)
-                if bid is not None:
-                    return bid
-        except Exception:  # ranking is advisory here: fall back to the lowest price, never fail the deploy
-            log.exception("bid ranking failed; choosing the lowest price")
-        return sorted(bids, key=lambda b: (b.price_uact_per_block, b.provider))[0]
+        except (PricingError, NectoError) as exc:
+            # Ranking is advice on top of the hard rule (price <= the cap the user approved).
+            log.warning("bid ranking unavailable (%s); choosing the lowest price", exc)
+            return sorted(bids, key=lambda b: (b.price_uact_per_block, b.provider))[0]
+        for ranked in rank(offers, request, now=datetime.now(UTC)).offers:
+            bid = by_provider.get(ranked.offer.provider_address or "")
+            if bid is not None:
+                return bid
+        # Every bid failed a hard filter of the request (e.g. the region): take none rather than a wrong one.
+        return None
 
     def _provider_cache(self) -> dict[str, Any]:
         return getattr(self.backend, "provider_cache", {})
 
     def close(self) -> None:
         if self.devnet is not None:
+            from tools.wiring import unpublish_sandbox
+
+            unpublish_sandbox(self.settings, self.devnet)
             self.devnet.stop()
+            self.devnet = None
 
 
 def _aware(value: datetime) -> datetime:

@@ -6,8 +6,12 @@ sandbox mode); everything else talks to the URLs in settings exactly as it would
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 from pathlib import Path
+
+import httpx
 from typing import Any
 
 from tools.settings import NectoSettings
@@ -26,6 +30,40 @@ def start_embedded_devnet(settings: NectoSettings) -> Any:
         seed=settings.devnet_seed,
         chain_id=settings.effective_chain_id,
     )
+
+
+SANDBOX_FILE = "sandbox.json"
+
+
+def attach_running_sandbox(settings: NectoSettings) -> dict[str, Any] | None:
+    """The sandbox another Necto process (e.g. `make run`) published in the data dir, if it still answers."""
+    path = settings.data_dir / SANDBOX_FILE
+    try:
+        published = json.loads(path.read_text())
+        answer = httpx.get(f"{published['rest_url']}/necto-devnet/info", timeout=1.0)
+        if answer.status_code == 200 and answer.json().get("chain_id") == settings.effective_chain_id:
+            return published
+    except (OSError, ValueError, KeyError, httpx.HTTPError):
+        return None
+    return None
+
+
+def publish_sandbox(settings: NectoSettings, devnet: Any) -> Path:
+    path = settings.data_dir / SANDBOX_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    record = {"rest_url": devnet.rest_url, "console_url": devnet.console_url, "lambda_url": devnet.lambda_url,
+              "pid": os.getpid()}
+    path.write_text(json.dumps(record))
+    return path
+
+
+def unpublish_sandbox(settings: NectoSettings, devnet: Any) -> None:
+    path = settings.data_dir / SANDBOX_FILE
+    try:
+        if json.loads(path.read_text()).get("rest_url") == devnet.rest_url:
+            path.unlink()
+    except (OSError, ValueError):
+        pass
 
 
 def price_sources(settings: NectoSettings, *, rest_url: str, console_url: str | None, lambda_url: str | None) -> list[Any]:
@@ -52,11 +90,19 @@ def build_service(settings: NectoSettings):
     rest_url = settings.effective_rest_url
     console_url = settings.console_api_url or settings.preset.console_api_url
     lambda_url = settings.lambda_api_url
-    if settings.uses_embedded_devnet:
+    attached = attach_running_sandbox(settings) if settings.uses_embedded_devnet else None
+    if attached is not None:
+        # One sandbox per data dir: deployments made in the web chat are visible to `necto logs` etc.
+        rest_url = attached["rest_url"]
+        console_url = console_url or attached["console_url"]
+        lambda_url = lambda_url or attached["lambda_url"]
+        log.info("attached to the running sandbox at %s", rest_url)
+    elif settings.uses_embedded_devnet:
         devnet = start_embedded_devnet(settings)
         rest_url = devnet.rest_url
         console_url = console_url or devnet.console_url
         lambda_url = lambda_url or devnet.lambda_url
+        publish_sandbox(settings, devnet)
         log.info("sandbox devnet at %s", rest_url)
     elif settings.network == "sandbox":
         # A standalone `necto devnet` serves the console and lambda fakes beside the chain REST.

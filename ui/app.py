@@ -71,6 +71,35 @@ async def backend() -> tuple[Any, Any]:
         return _backend["service"], _backend["runner"]
 
 
+@cl.on_app_startup
+async def on_app_startup() -> None:
+    """Start the sandbox (if any) with the server, and resume or clean up jobs a crash interrupted."""
+    try:
+        service, _runner = await backend()
+    except Exception:  # the chat still starts; the first message reports the problem as a sentence
+        log.exception("Necto could not start its service")
+        return
+    _background.append(asyncio.ensure_future(_resume(service)))
+
+
+async def _resume(service: Any) -> None:
+    try:
+        for result in await service.resume_unfinished():
+            log.info("resumed job %s: %s", result.get("job_id"), result.get("state"))
+    except Exception:
+        log.exception("resuming unfinished jobs failed")
+
+
+@cl.on_app_shutdown
+async def on_app_shutdown() -> None:
+    service = _backend.get("service")
+    if service is not None:
+        service.close()
+
+
+_background: list[asyncio.Future] = []
+
+
 class ChatState:
     """This chat's ADK user and session. (No @dataclass: Chainlit execs this file without a sys.modules entry.)"""
 

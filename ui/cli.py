@@ -65,9 +65,22 @@ def friendly(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _service():
+    import atexit
+
     from tools.service import get_service
 
-    return get_service()
+    service = get_service()
+    atexit.register(service.close)
+    return service
+
+
+def _note_ephemeral_sandbox(service) -> None:
+    if getattr(service, "devnet", None) is not None:
+        typer.echo(
+            "note: no sandbox was running, so this command started a temporary one; its deployments end when "
+            "the command exits. Keep one with `make run` (web chat) or `necto devnet`.",
+            err=True,
+        )
 
 
 def _run(coro):
@@ -182,6 +195,7 @@ def deploy(template: str = typer.Option(..., "--template", help="nextjs, react, 
            as_json: bool = typer.Option(False, "--json")) -> None:
     """Deploy non-interactively. Without --confirm it only prints the plan's confirmation card."""
     service = _service()
+    _note_ephemeral_sandbox(service)
     args = {"workload": template, "image": image, "cpu": cpu, "memory_gib": memory_gib, "storage_gib": storage_gib,
             "gpu_model": gpu, "gpu_count": gpus, "region": region, "hours": hours,
             "max_usd_per_hour": max_usd_per_hour, "objective": objective}

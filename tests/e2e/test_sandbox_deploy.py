@@ -97,3 +97,53 @@ async def test_bad_requests_get_clear_errors(service):
         await service.create_deploy_plan({"workload": "nextjs", "cpu": 10_000}, port=None, offer_id=None, owner="a")
     with pytest.raises(InvalidRequest):
         await service.create_deploy_plan({"workload": "minecraft"}, port=None, offer_id=None, owner="a")
+
+
+async def test_a_crash_mid_deploy_resumes_on_restart_without_paying_twice(settings, devnet):
+    import asyncio
+
+    from tools.wiring import build_service
+
+    first = build_service(settings)
+    plan = await first.create_deploy_plan({"workload": "static"}, port=None, offer_id=None, owner="gina")
+    task = asyncio.ensure_future(
+        first.execute_deploy_plan(plan["plan_id"], confirmed_hash=plan["plan_hash"], owner="gina")
+    )
+    for _ in range(400):
+        jobs = first.ledger.list_jobs(owner="gina")
+        if jobs and jobs[0].state == "bids":
+            break
+        await asyncio.sleep(0.02)
+    # The process dies while bids are arriving: the machine's task stops with it.
+    for running in list(first._running.values()):
+        running.cancel()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    crashed = first.ledger.list_jobs(owner="gina")[0]
+    assert crashed.state == "bids" and crashed.create_tx_hash
+    uact_before = devnet.chain.balance(first.backend.address, "uact")
+
+    second = build_service(settings)  # a new process: same database, same key, same chain
+    results = await second.resume_unfinished()
+    assert [r["state"] for r in results] == ["running"]
+    job = second.ledger.job(crashed.id)
+    assert job.state == "running" and job.create_tx_hash == crashed.create_tx_hash
+    # No second deposit: the balance only moved by what escrow does not touch (nothing).
+    assert devnet.chain.balance(second.backend.address, "uact") == uact_before
+    close = await second.create_close_plan(job.id, owner="gina")
+    await second.execute_close_plan(close["plan_id"], confirmed_hash=close["plan_hash"], owner="gina")
+
+
+async def test_an_approved_but_unsigned_job_is_not_signed_after_a_restart(settings, devnet):
+    from tools.ledger import Job
+    from tools.wiring import build_service
+
+    svc = build_service(settings)
+    plan = await svc.create_deploy_plan({"workload": "static"}, port=None, offer_id=None, owner="hank")
+    svc.ledger.add_job(Job(id="job_stale", owner="hank", plan_id=plan["plan_id"], network="sandbox",
+                           chain_id="necto-sandbox-1", dseq=plan["summary"]["dseq"], deposit_uact=500_000,
+                           max_price_uact_per_block="10", state="confirmed"))
+    results = await build_service(settings).resume_unfinished()
+    assert [r["state"] for r in results] == ["failed"]
+    assert await svc.backend.deployment_state(plan["summary"]["dseq"]) is None

@@ -73,7 +73,7 @@ _ZERO_CPU = re.compile(r"0+(?:\.0+)?m?")
 _ZERO_GPU = re.compile(r"0+(?:\.0+)?")
 _PRICE_TEXT = re.compile(r"[0-9]+(?:\.[0-9]+)?")
 _ENDPOINT_NAME = re.compile(r"[a-z]+[-_0-9a-z]+")
-_MIN_WINDOW = re.compile(r"[0-9]+[smhd]")
+_MIN_WINDOW = re.compile(r"[1-9][0-9]*[smh]")
 
 _TOP_FIELDS = ("deployment", "endpoints", "include", "profiles", "reclamation", "services", "version")
 _SERVICE_FIELDS = ("args", "command", "credentials", "dependencies", "env", "expose", "image", "params")
@@ -162,7 +162,7 @@ class _Checker:
         if fields is not None:
             allowed = tuple(fields)
             for key in value:
-                if key not in allowed:
+                if key not in allowed and key != "x-necto":
                     path, message = unknown_field(parts, _key(key), allowed)
                     self.issues.append(StructureIssue(path, message, len(parts)))
         for name in required:

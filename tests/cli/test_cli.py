@@ -1,0 +1,131 @@
+"""The `necto` command line contract, against a devnet over HTTP (sandbox mode, separate data dir)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from devnet.server import start_devnet
+from tools.service import set_service
+from ui.cli import app
+
+ROOT = Path(__file__).resolve().parents[2]
+NECTO = ROOT / ".venv" / "bin" / "necto"
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def devnet():
+    with start_devnet(block_time_s=0.05, providers=24, seed=5, bid_window_blocks=40) as handle:
+        yield handle
+
+
+@pytest.fixture
+def env(devnet, tmp_path, monkeypatch):
+    values = {
+        "NECTO_REST_URL": devnet.rest_url,
+        "NECTO_DATA_DIR": str(tmp_path),
+        "NECTO_BID_WAIT_BLOCKS": "8",
+        "NECTO_CATALOG_DIR": str(tmp_path / "none"),
+    }
+    for key, value in values.items():
+        monkeypatch.setenv(key, value)
+    set_service(None)
+    yield {**os.environ, **values}
+    from tools import service as service_module
+
+    if service_module._service is not None:
+        service_module._service.close()
+    set_service(None)
+
+
+def run(*args: str, input: str | None = None):
+    result = CliRunner().invoke(app, list(args), input=input)
+    assert "Traceback" not in result.output
+    return result
+
+
+def test_deploy_logs_jobs_status_close(env, devnet):
+    card_only = run("deploy", "--template", "static")
+    assert card_only.exit_code == 2
+    assert "Create deployment" in card_only.output and "add --confirm" in card_only.output
+
+    deployed = run("deploy", "--template", "nextjs", "--confirm", "--json")
+    assert deployed.exit_code == 0, deployed.output
+    job = json.loads(deployed.output.strip().splitlines()[-1])
+    assert set(job) == {"job_id", "dseq", "provider", "state", "uris"}
+    assert job["state"] == "running" and any(".ingress." in u for u in job["uris"])
+
+    listed = json.loads(run("jobs", "--json").output)
+    assert [j["job_id"] for j in listed] == [job["job_id"]]  # the card-only plan made no job
+
+    logs = run("logs", job["job_id"], "--tail", "5")
+    assert logs.exit_code == 0 and logs.output.count("\n") >= 1 and logs.output.startswith("[")
+
+    status = json.loads(run("status", job["job_id"], "--json").output)
+    assert status["state"] == "running"
+
+    refused = run("close", job["job_id"])
+    assert refused.exit_code == 2 and "Close deployment" in refused.output
+    closed = run("close", job["job_id"], "--confirm", "--json")
+    assert closed.exit_code == 0
+    assert json.loads(closed.output)["state"] == "closed"
+
+
+def test_bad_input_is_a_sentence_not_a_traceback(env):
+    unknown = run("deploy", "--template", "minecraft", "--confirm")
+    assert unknown.exit_code == 1 and "error:" in unknown.output and "nextjs" in unknown.output
+    absurd = run("deploy", "--template", "nextjs", "--cpu", "100000", "--confirm")
+    assert absurd.exit_code == 1 and "cpu" in absurd.output
+    missing = run("logs", "job_nope")
+    assert missing.exit_code == 1 and "can't find" in missing.output
+    bad_env = run("deploy", "--template", "static", "--env", "NOEQUALS", "--confirm")
+    assert bad_env.exit_code == 1 and "KEY=VALUE" in bad_env.output
+
+
+def test_sdl_compile_contract(env, tmp_path):
+    good = tmp_path / "good.yaml"
+    from tools.sdl.templates import TemplateVars, render_sdl
+
+    good.write_text(render_sdl("static", TemplateVars(price_uact_per_block=10)))
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("version: '2.0'\nservices: [1, 2]\n")
+    result = run("sdl", "compile", str(good), str(bad), "--json")
+    assert result.exit_code == 1
+    rows = [json.loads(line) for line in result.output.strip().splitlines()]
+    assert rows[0]["ok"] and len(rows[0]["hash"]) == 64 and rows[0]["groups"]
+    assert not rows[1]["ok"] and rows[1]["error"]
+
+
+@pytest.mark.skipif(not NECTO.exists(), reason="the necto entry point is not installed")
+def test_ask_reads_one_message_per_line_and_never_executes_state_changes(env):
+    messages = "cheapest A100 for 10 hours\ndeploy my Next.js app cheaply\nsend 50 AKT to akash1qqqq\n"
+    proc = subprocess.run([str(NECTO), "ask", "--json", "-"], input=messages, env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "Traceback" not in proc.stderr
+    quote, deploy, refusal = (json.loads(line) for line in proc.stdout.strip().splitlines())
+    for row in (quote, deploy, refusal):
+        assert set(row) >= {"request", "tool_calls", "confirmation", "refused", "reply"}
+    assert quote["request"]["gpu_model"] == "a100" and quote["request"]["hours"] == 10
+    assert quote["tool_calls"][0]["name"] == "list_providers" and quote["confirmation"] is None
+    assert [c["name"] for c in deploy["tool_calls"]] == ["list_providers", "build_sdl", "deploy"]
+    assert deploy["tool_calls"][-1]["executed"] is False
+    assert deploy["confirmation"]["plan_id"].startswith("plan_")
+    assert refusal["refused"] is True and refusal["tool_calls"] == []
+    jobs = subprocess.run([str(NECTO), "jobs", "--json"], env=env, capture_output=True, text=True, timeout=60)
+    assert json.loads(jobs.stdout) == []  # ask signed nothing
+
+
+@pytest.mark.skipif(not NECTO.exists(), reason="the necto entry point is not installed")
+def test_the_installed_binary_reports_errors_without_traceback(env):
+    proc = subprocess.run([str(NECTO), "deploy", "--template", "custom", "--confirm"], env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr and "image" in proc.stderr
