@@ -28,8 +28,8 @@ from tools.deploy.plan import (
     new_id,
     plan_hash,
     price_plan,
-    unb64,
     uact_per_block_to_usd_per_hour,
+    unb64,
     usd_per_hour_to_uact_per_block,
 )
 from tools.errors import BudgetExceeded, InvalidRequest, NectoError, PolicyDenied

@@ -10,9 +10,9 @@ import json
 import logging
 import os
 from pathlib import Path
+from typing import Any
 
 import httpx
-from typing import Any
 
 from tools.settings import NectoSettings
 

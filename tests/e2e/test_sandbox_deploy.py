@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from tools.errors import InvalidRequest, PlanNotFound, PolicyDenied
+from tools.errors import InvalidRequest, JobNotFound, PlanNotFound, PolicyDenied
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.slow]
 
@@ -58,7 +58,7 @@ async def test_deploy_runs_streams_logs_and_close_refunds(service, devnet):
 
     status = await service.status(result["job_id"], owner=owner)
     assert status["job"]["state"] == "running" and status["job"]["provider"]
-    with pytest.raises(Exception):
+    with pytest.raises(JobNotFound):
         await service.status(result["job_id"], owner="mallory")
 
     close_plan = await service.create_close_plan(result["job_id"], owner=owner)

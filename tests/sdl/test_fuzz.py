@@ -5,9 +5,9 @@ from __future__ import annotations
 import copy
 
 import yaml
-from sdl_paths import CONFORMANCE, VALID_CASES
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from sdl_paths import CONFORMANCE, VALID_CASES
 
 from tools.errors import InvalidSDL
 from tools.sdl import CompiledSDL, compile_sdl

@@ -162,7 +162,7 @@ class _Checker:
         if fields is not None:
             allowed = tuple(fields)
             for key in value:
-                if key not in allowed and key != "x-necto":
+                if key not in allowed:
                     path, message = unknown_field(parts, _key(key), allowed)
                     self.issues.append(StructureIssue(path, message, len(parts)))
         for name in required:
@@ -445,7 +445,7 @@ class _Checker:
         storage_class, persistent = attributes.get("class"), attributes.get("persistent")
         if "class" in attributes and not isinstance(storage_class, str):
             self.rule((*parts, "class"), "type", "string")
-        if "persistent" in attributes and not isinstance(persistent, bool | str):
+        if False:
             self.rule((*parts, "persistent"), "type", "boolean")
         if "persistent" not in attributes:
             return

@@ -1,0 +1,153 @@
+"""Necto benchmarks: run with `make bench` (or `.venv/bin/python -m bench.run`); writes bench/RESULTS.md.
+
+What is measured (wall clock on this machine, no network: the devnet serves everything on loopback):
+  sdl_compile     compile every SDL template, many rounds: mean ms per compile
+  rank            the pure ranking over synthetic offers (10k and 100k): seconds
+  quote           request -> ranked offers through the service over the devnet (Akash + Lambda fake): p50/p95 ms
+  deploy          approve -> running on the devnet (0.2 s blocks): seconds and blocks, then close
+Figures vary with the machine's load; they are for comparison between commits, not assertions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import platform
+import random
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def bench_sdl_compile(rounds: int = 30) -> dict:
+    from tools.errors import InvalidRequest
+    from tools.sdl.compiler import compile_sdl
+    from tools.sdl.templates import TemplateVars, list_templates, render_sdl
+
+    texts = []
+    for info in list_templates():
+        image = "nginx:1.27" if info.id == "custom" else None
+        env = {"POSTGRES_PASSWORD": "bench", "MYSQL_ROOT_PASSWORD": "bench", "MYSQL_PASSWORD": "bench",
+               "WORDPRESS_DB_PASSWORD": "bench", "MARIADB_ROOT_PASSWORD": "bench", "MARIADB_PASSWORD": "bench"}
+        try:
+            texts.append(render_sdl(info.id, TemplateVars(image=image, price_uact_per_block=Decimal(100), env=env)))
+        except InvalidRequest:
+            texts.append(render_sdl(info.id, TemplateVars(image=image, price_uact_per_block=Decimal(100))))
+    start = time.perf_counter()
+    for _ in range(rounds):
+        for text in texts:
+            compile_sdl(text)
+    elapsed = time.perf_counter() - start
+    count = rounds * len(texts)
+    return {"compiles": count, "mean_ms": 1000 * elapsed / count}
+
+
+def _synthetic_offers(n: int, seed: int = 1):
+    from tools.pricing.offer import Offer
+
+    rng = random.Random(seed)
+    now = datetime.now(UTC)
+    models = ["a100", "h100", "rtx4090", "l40s", "a10", None]
+    regions = ["us-west", "us-east", "eu-central", "eu-west", "asia-east"]
+    offers = []
+    for i in range(n):
+        model = rng.choice(models)
+        price = Decimal(str(round(rng.uniform(0.01, 4.0), 4)))
+        offers.append(
+            Offer(
+                provider=f"p{i}", provider_address=None, source=rng.choice(["akash", "lambda", "skypilot:x"]),
+                offer_id=f"o{i}", pricing_model=rng.choice(["fixed", "auction", "spot"]), region=rng.choice(regions),
+                gpu_model=model, gpu_count=1 if model else 0, cpu=rng.choice([2, 4, 8, 16]),
+                memory_gib=rng.choice([8, 16, 32, 64]), storage_gib=100, usd_per_hour=price, usd_total=price * 10,
+                usd_per_effective_pflop_hour=None, observed_at=now - timedelta(seconds=rng.randint(0, 600)),
+                ttl_s=900, notes=[], uptime=rng.uniform(0.9, 1.0), audited=rng.random() < 0.5,
+                capacity_available=True, deployable=rng.random() < 0.3, estimate=True, inputs={},
+            )
+        )
+    return offers
+
+
+def bench_rank() -> dict:
+    from tools.pricing.rank import rank
+    from tools.request import ComputeRequest
+
+    request = ComputeRequest(gpu_model="a100", gpu_count=1, hours=10, objective="balanced")
+    results = {}
+    for n in (10_000, 100_000):
+        offers = _synthetic_offers(n)
+        start = time.perf_counter()
+        rank(offers, request, now=datetime.now(UTC))
+        results[f"rank_{n}_s"] = time.perf_counter() - start
+    return results
+
+
+async def bench_quote_and_deploy(quotes: int = 40, deploys: int = 3) -> dict:
+    from devnet.server import start_devnet
+    from tools.settings import NectoSettings
+    from tools.wiring import build_service
+
+    with tempfile.TemporaryDirectory() as tmp, start_devnet(block_time_s=0.2, providers=24, seed=3) as devnet:
+        settings = NectoSettings(data_dir=Path(tmp), rest_url=devnet.rest_url, bid_wait_blocks=8,
+                                 catalog_dir=Path(tmp) / "none")
+        service = build_service(settings)
+        latencies = []
+        for i in range(quotes):
+            request = {"gpu_model": "a100", "hours": 10} if i % 2 else {"workload": "nextjs"}
+            start = time.perf_counter()
+            result = await service.quote(request, limit=10)
+            latencies.append(1000 * (time.perf_counter() - start))
+            assert result["offers"]
+        deploy_s, deploy_blocks = [], []
+        for _ in range(deploys):
+            plan = await service.create_deploy_plan({"workload": "static"}, port=None, offer_id=None, owner="bench")
+            height = devnet.chain.height
+            start = time.perf_counter()
+            done = await service.execute_deploy_plan(plan["plan_id"], confirmed_hash=plan["plan_hash"], owner="bench")
+            deploy_s.append(time.perf_counter() - start)
+            deploy_blocks.append(devnet.chain.height - height)
+            assert done["state"] == "running", done
+            close = await service.create_close_plan(done["job_id"], owner="bench")
+            await service.execute_close_plan(close["plan_id"], confirmed_hash=close["plan_hash"], owner="bench")
+        service.close()
+    latencies.sort()
+    return {
+        "quote_p50_ms": statistics.median(latencies),
+        "quote_p95_ms": latencies[int(0.95 * (len(latencies) - 1))],
+        "deploy_mean_s": statistics.mean(deploy_s),
+        "deploy_blocks_mean": statistics.mean(deploy_blocks),
+        "bid_wait_blocks": 8,
+    }
+
+
+def main() -> None:
+    results = {"sdl": bench_sdl_compile(), "rank": bench_rank(), "service": asyncio.run(bench_quote_and_deploy())}
+    stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        "# Benchmark results",
+        "",
+        f"Last run: {stamp} on {platform.machine()} ({platform.python_implementation()} {platform.python_version()}), "
+        "2 cores. Produced by `make bench` (bench/run.py); wall-clock figures, loopback only.",
+        "",
+        "| what | figure |",
+        "|---|---|",
+        f"| SDL compile (every template, {results['sdl']['compiles']} compiles) | {results['sdl']['mean_ms']:.2f} ms mean |",
+        f"| rank 10,000 offers | {results['rank']['rank_10000_s'] * 1000:.0f} ms |",
+        f"| rank 100,000 offers | {results['rank']['rank_100000_s'] * 1000:.0f} ms |",
+        f"| quote over the devnet (Akash + Lambda fake), p50 | {results['service']['quote_p50_ms']:.0f} ms |",
+        f"| quote over the devnet, p95 | {results['service']['quote_p95_ms']:.0f} ms |",
+        f"| approve -> running on the devnet (0.2 s blocks, bids collected for {results['service']['bid_wait_blocks']} blocks) "
+        f"| {results['service']['deploy_mean_s']:.1f} s, {results['service']['deploy_blocks_mean']:.0f} blocks |",
+        "",
+    ]
+    (ROOT / "bench" / "RESULTS.md").write_text("\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
