@@ -95,3 +95,4 @@ def test_card_numbers_come_from_the_plan():
     assert card["images"] == ["nginx:1.27"]
     text = card_text(card)
     assert "5.000364 ACT" in text and "846.945 uact/block" in text and "necto-sandbox-1" in text
+    assert card["provider"] == "acme preferred (expected)"

@@ -114,3 +114,15 @@ async def test_instructions_inside_container_logs_are_treated_as_data(service, d
     jobs = service.ledger.list_jobs(owner="frank")
     assert len(jobs) == 1  # no new deployment came out of the log text
     await runner.close()
+
+
+async def test_impossible_requests_get_a_clear_reply_in_chat(service):
+    runner = InMemoryRunner(agent=build_agent(service, settings=service.settings), app_name="necto")
+    sid = await _session(runner, "ivy")
+    turn = await run_turn(runner, user_id="ivy", session_id=sid, text="deploy nginx:latest with 10000 cores")
+    assert turn.confirmation is None
+    assert "cpu" in turn.text.lower() and "traceback" not in turn.text.lower()
+    unknown = await run_turn(runner, user_id="ivy", session_id=sid, text="cheapest banana GPU in atlantis")
+    assert unknown.confirmation is None and "traceback" not in unknown.text.lower()
+    assert service.ledger.list_jobs(owner="ivy") == []
+    await runner.close()

@@ -155,7 +155,11 @@ def deploy_card(body: dict[str, Any], messages: list[dict[str, Any]], plan_id: s
         "max_usd_per_month": money(usd_h * HOURS_PER_MONTH, "0.01"),
         "expected_usd_per_hour": body.get("expected_usd_per_hour"),
         "funded_hours": body["funded_hours"],
-        "provider": body.get("preferred_provider_name") or "best bid at or under the max price",
+        "provider": (
+            f"{body['preferred_provider_name']} preferred (expected)"
+            if body.get("preferred_provider_name")
+            else "best bid at or under the max price"
+        ),
         "provider_rule": "the lease goes to the best-ranked bid at or under the max price",
         "images": [s["image"] for s in body["services"]],
         "ports": [p for s in body["services"] for p in s["ports"]],
