@@ -51,7 +51,7 @@ from tools.sdl.loader import load_trusted_yaml
 from tools.sdl.structure import structure_issues
 
 SCHEMA_FILE = CONFORMANCE / "sdl-input.schema.yaml"
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(compiler.__file__).resolve().parents[2]  # the checkout holding tools/ and sdl_templates/
 needs_schema = pytest.mark.skipif(not SCHEMA_FILE.is_file(), reason="shared SDL schema not present")
 
 
@@ -101,7 +101,9 @@ def oracle() -> Any:
     def is_number(_checker: object, value: object) -> bool:  # difference 2
         return is_integer(_checker, value) or (isinstance(value, float) and math.isfinite(value))
 
-    types = jsonschema.Draft7Validator.TYPE_CHECKER.redefine_many({"integer": is_integer, "number": is_number})
+    types = jsonschema.Draft7Validator.TYPE_CHECKER.redefine_many(
+        {"integer": is_integer, "number": is_number}
+    )
     strict = jsonschema.validators.extend(jsonschema.Draft7Validator, type_checker=types)
     schema = _ecma_anchors(_schema())
     strict.check_schema(schema)
@@ -319,7 +321,7 @@ CASES = {
     "email too short": _edit(("services", "web", "credentials", "email"), "a@bc"),
     "email of 5 characters": _edit(("services", "web", "credentials", "email"), "a@b.c"),
     "template metadata left in": _edit(("x-necto",), {"title": "web"}),
-    "storage persistent 1": _edit((*VOLUME, "persistent"), 1),
+    "storage ram persistent 1": _edit(VOLUME, {"class": "ram", "persistent": 1}),
     "storage class 1": _edit((*VOLUME, "class"), 1),
     "password too short": _edit(("services", "web", "credentials", "password"), "12345"),
     "credentials without host": _edit(("services", "web", "credentials", "host"), delete=True),
@@ -357,7 +359,9 @@ DIFFERENCES = {
     "2: NaN cpu units": _edit(("profiles", "compute", "small", "resources", "cpu", "units"), math.nan),
     "2: infinite price": _edit(("profiles", "placement", "akash", "pricing", "small", "amount"), math.inf),
     "3: min_window with a newline": _edit(("reclamation", "min_window"), "24h\n"),
-    "3: cpu units with a newline": _edit(("profiles", "compute", "small", "resources", "cpu", "units"), "1\n"),
+    "3: cpu units with a newline": _edit(
+        ("profiles", "compute", "small", "resources", "cpu", "units"), "1\n"
+    ),
     "3: endpoint name with a newline": _edit(("endpoints",), {"myip\n": {"kind": "ip"}}),
 }
 

@@ -177,7 +177,9 @@ class _Checker:
         for name, body in (named or {}).items():
             check((*parts, _key(name)), body)
 
-    def items(self, parts: Parts, value: Any, check: Callable[[Parts, Any], None], *, nullable: bool = False) -> None:
+    def items(
+        self, parts: Parts, value: Any, check: Callable[[Parts, Any], None], *, nullable: bool = False
+    ) -> None:
         """A list (or, when ``nullable``, nothing); ``check`` each item."""
         if value is None and nullable:
             return
@@ -439,19 +441,31 @@ class _Checker:
         if attributes is None:
             return
         if "class" not in attributes:
-            self.fail((*parts, "class"), f"is required when storage attributes are set ({classes})", depth=len(parts))
+            self.fail(
+                (*parts, "class"),
+                f"is required when storage attributes are set ({classes})",
+                depth=len(parts),
+            )
         if "persistent" not in attributes:
-            self.fail((*parts, "persistent"), "is required when storage attributes are set (true or false)", depth=len(parts))
+            self.fail(
+                (*parts, "persistent"),
+                "is required when storage attributes are set (true or false)",
+                depth=len(parts),
+            )
         storage_class, persistent = attributes.get("class"), attributes.get("persistent")
         if "class" in attributes and not isinstance(storage_class, str):
             self.rule((*parts, "class"), "type", "string")
-        if False:
+        if "persistent" in attributes and not isinstance(persistent, bool | str):
             self.rule((*parts, "persistent"), "type", "boolean")
         if "persistent" not in attributes:
             return
         if storage_class == RAM_CLASS and _is_persistent(persistent):
             self.fail((*parts, "persistent"), "ram storage cannot be persistent")
-        elif isinstance(storage_class, str) and storage_class in DISK_CLASSES and not _is_persistent(persistent):
+        elif (
+            isinstance(storage_class, str)
+            and storage_class in DISK_CLASSES
+            and not _is_persistent(persistent)
+        ):
             self.fail((*parts, "persistent"), f"must be true for storage class {storage_class}")
 
     def placement(self, parts: Parts, value: Any) -> None:
