@@ -65,6 +65,16 @@ REGIONS: dict[str, tuple[str, ...]] = {
 MoneyFloat = Annotated[Decimal, PlainSerializer(lambda v: float(v), return_type=float, when_used="json")]
 
 
+def normalize_gpu_model(value: str | None) -> str | None:
+    """The lower-case Akash model name ("RTX 4090" -> "rtx4090"); ValueError for an unknown model."""
+    if value is None:
+        return None
+    value = value.strip().lower().replace(" ", "").replace("-", "")
+    if value not in GPU_MODELS:
+        raise ValueError(f"unknown GPU model {value!r}; known: {', '.join(GPU_MODELS)}")
+    return value
+
+
 def region_matches(wanted: str | None, offered: str | None) -> bool:
     """True when an offer in region ``offered`` satisfies a request for ``wanted`` (None = anywhere)."""
     if wanted is None:
@@ -100,12 +110,7 @@ class ComputeRequest(BaseModel):
     @field_validator("gpu_model")
     @classmethod
     def _known_gpu(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        value = value.strip().lower().replace(" ", "").replace("-", "")
-        if value not in GPU_MODELS:
-            raise ValueError(f"unknown GPU model {value!r}; known: {', '.join(GPU_MODELS)}")
-        return value
+        return normalize_gpu_model(value)
 
     @field_validator("region")
     @classmethod

@@ -105,9 +105,6 @@ class NectoService:
         self._last_quote[owner] = {"request": request, "offers": {o["offer_id"]: o for o in data["offers"]}}
         return result
 
-    async def quote_for(self, owner: str, args: dict[str, Any], limit: int) -> dict[str, Any]:
-        return await self.quote(args, limit=limit, owner=owner)
-
     def normalize_price(self, amount: float, unit: str, akt_usd: float | None) -> dict[str, Any]:
         block_time = self.settings.block_time_s
         value = Decimal(str(amount))
@@ -365,7 +362,7 @@ class NectoService:
         if job.state in ("closed",):
             raise InvalidRequest(f"Job {job.id} is already closed.")
         tx_body = self.backend.close_deployment_body(dseq=job.dseq)
-        escrow_left = None
+        escrow_left = await self.backend.escrow_left_uact(job.dseq)
         body = {
             "kind": "close",
             "owner": owner,
@@ -376,7 +373,7 @@ class NectoService:
             "dseq": job.dseq,
             "provider": job.provider,
             "provider_name": job.provider_name,
-            "refund_estimate_act": escrow_left,
+            "refund_estimate_act": None if escrow_left is None else str(Decimal(escrow_left) / MICRO),
             "fee_uakt_max": self.settings.max_fee_uakt,
         }
         digest = plan_hash(body, tx_body)
@@ -479,6 +476,18 @@ class NectoService:
                     view["uris"] = readiness.uris or view["uris"]
             except NectoError as exc:
                 view["provider_note"] = exc.message
+            escrow_left = await self.backend.escrow_left_uact(job.dseq)
+            if escrow_left is not None:
+                view["escrow_left_act"] = escrow_left / 1e6
+                price = Decimal(job.price_uact_per_block or 0)
+                if price > 0:
+                    hours_left = Decimal(escrow_left) / price * self.settings.block_time_s / Decimal(3600)
+                    view["escrow_hours_left"] = round(float(hours_left), 1)
+                    if hours_left < 24:
+                        view["warning"] = (
+                            f"Escrow runs out in about {hours_left:.0f} hours; the provider stops the deployment "
+                            "then. Top it up or plan a redeploy."
+                        )
             chain_state = await self.backend.deployment_state(job.dseq)
             if chain_state != "active":
                 job = self.ledger.update_job(job.id, state="closed", closed_at=datetime.now(UTC),

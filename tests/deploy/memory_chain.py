@@ -88,6 +88,10 @@ class MemoryChain:
         d = self.deployments.get(dseq)
         return None if d is None else d["state"]
 
+    async def escrow_left_uact(self, dseq):
+        d = self.deployments.get(dseq)
+        return None if d is None else d["escrow"]
+
     async def lease_state(self, dseq):
         return "active" if self.deployments.get(dseq, {}).get("lease") else None
 

@@ -58,10 +58,15 @@ async def test_deploy_runs_streams_logs_and_close_refunds(service, devnet):
 
     status = await service.status(result["job_id"], owner=owner)
     assert status["job"]["state"] == "running" and status["job"]["provider"]
+    assert 0 < status["job"]["escrow_left_act"] * 1e6 <= card["deposit_uact"]
+    assert status["job"]["escrow_hours_left"] > 0
     with pytest.raises(JobNotFound):
         await service.status(result["job_id"], owner="mallory")
 
     close_plan = await service.create_close_plan(result["job_id"], owner=owner)
+    close_card = service.plan_summary(close_plan["plan_id"], owner=owner)["card"]
+    assert close_card["action"] == "close deployment" and close_card["dseq"] == card["dseq"]
+    assert 0 < float(close_card["refund_estimate_act"]) <= card["deposit_uact"] / 1e6
     closed = await service.execute_close_plan(close_plan["plan_id"], confirmed_hash=close_plan["plan_hash"], owner=owner)
     assert closed["state"] == "closed"
     job = service.ledger.job(result["job_id"])

@@ -113,6 +113,13 @@ class AkashBackend:
             deployment = await rest.deployment(self.address, dseq)
         return None if deployment is None else deployment.state
 
+    async def escrow_left_uact(self, dseq: int) -> int | None:
+        async with self._rest() as rest:
+            deployment = await rest.deployment(self.address, dseq)
+        if deployment is None:
+            return None
+        return int(sum((c.amount for c in deployment.escrow_funds if c.denom == "uact"), Decimal(0)))
+
     async def lease_state(self, dseq: int) -> str | None:
         async with self._rest() as rest:
             leases = await rest.leases(self.address, dseq=dseq)

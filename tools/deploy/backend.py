@@ -71,6 +71,9 @@ class ChainBackend(Protocol):
 
     async def lease_state(self, dseq: int) -> str | None: ...
 
+    async def escrow_left_uact(self, dseq: int) -> int | None:
+        """What is left of the deployment's escrow deposit (None when the deployment is not on chain)."""
+
     async def latest_height(self) -> int: ...
 
     async def bids(self, dseq: int) -> list[Bid]: ...

@@ -30,7 +30,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from tools.errors import InvalidRequest, InvalidSDL, UnknownTemplate
-from tools.request import GPU_MODELS
+from tools.request import normalize_gpu_model
 from tools.sdl.compiler import compile_sdl
 from tools.sdl.loader import load_trusted_yaml
 from tools.sdl.units import parse_bytes, parse_cpu_millis, parse_gpu_units
@@ -98,12 +98,7 @@ class TemplateVars(BaseModel):
     @field_validator("gpu_model")
     @classmethod
     def _known_gpu(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        value = value.strip().lower().replace(" ", "").replace("-", "")
-        if value not in GPU_MODELS:
-            raise ValueError(f"unknown GPU model {value!r}; known: {', '.join(GPU_MODELS)}")
-        return value
+        return normalize_gpu_model(value)
 
     @field_validator("region")
     @classmethod
