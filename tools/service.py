@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import secrets
 import threading
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -157,6 +158,8 @@ class NectoService:
                 "A custom deployment needs a container image.",
                 hint="Say which image, e.g. 'deploy nginx:1.27 on port 80', or pick a template like nextjs or static.",
             )
+        env = dict(env or {})
+        generated_secrets = _fill_required_secrets(request.workload, env)
         offer = None
         cached = self._last_quote.get(owner)
         if offer_id and cached:
@@ -240,7 +243,14 @@ class NectoService:
             "offer_id": offer.get("offer_id") if offer else None,
             "services": services,
             "fee_uakt_max": self.settings.max_fee_uakt,
-            "notes": list(pricing.notes),
+            "generated_secrets": generated_secrets,
+            "notes": list(pricing.notes)
+            + (
+                [f"Necto generated {', '.join(generated_secrets)} for you; read it on this machine with "
+                 "`necto secrets JOB` (it is never shown to the model or in the chat)."]
+                if generated_secrets
+                else []
+            ),
         }
         digest = plan_hash(body, tx_body)
         plan = Plan(
@@ -259,7 +269,7 @@ class NectoService:
             "plan_id": plan.id,
             "plan_hash": digest,
             "request": body["request"],
-            "sdl": sdl_text,
+            "sdl": redact_env(sdl_text),
             "manifest_hash": body["manifest_hash"],
             "summary": card,
         }
@@ -516,6 +526,21 @@ class NectoService:
         ):
             yield {"service": _clean_text(line.get("service", ""), 64), "message": _clean_text(line.get("message", ""), 2000)}
 
+    def secrets(self, job_id: str | None, *, owner: str) -> dict[str, str]:
+        """The secrets Necto generated for a job (from the stored manifest). For the local CLI only: this is
+        not an agent tool, so the values never enter a model's context or the chat."""
+        job = self.ledger.get_job(job_id, owner=owner)
+        plan = self.ledger.get_plan(job.plan_id, owner=owner)
+        wanted = set(json.loads(plan.body_json).get("generated_secrets", []))
+        found: dict[str, str] = {}
+        for group in json.loads(job.manifest_json or "[]"):
+            for service in group.get("services", []):
+                for item in service.get("env") or []:
+                    key, _, value = item.partition("=")
+                    if key in wanted:
+                        found[key] = value
+        return found
+
     # --- restart: resume or clean up ---------------------------------------------------------------------
     async def resume_unfinished(self) -> list[dict[str, Any]]:
         """Continue every job a crash interrupted (or close it), so no deposit is stranded."""
@@ -573,6 +598,31 @@ class NectoService:
             unpublish_sandbox(self.settings, self.devnet)
             self.devnet.stop()
             self.devnet = None
+
+
+def _fill_required_secrets(workload: str, env: dict[str, str]) -> list[str]:
+    """Generate a strong value for every secret the template requires and the user did not give."""
+    from tools.sdl.templates import list_templates
+
+    info = next((t for t in list_templates() if t.id == workload), None)
+    generated = []
+    for key in info.required_env if info else ():
+        if not env.get(key):
+            env[key] = secrets.token_urlsafe(24)
+            generated.append(key)
+    return generated
+
+
+def redact_env(sdl_text: str) -> str:
+    """The SDL with every env value replaced: tool results reach the model, secrets must not."""
+    import yaml
+
+    document = yaml.safe_load(sdl_text)
+    for service in (document.get("services") or {}).values():
+        env = service.get("env") if isinstance(service, dict) else None
+        if isinstance(env, list):
+            service["env"] = [f"{str(item).partition('=')[0]}=<hidden>" for item in env]
+    return yaml.safe_dump(document, sort_keys=False)
 
 
 def _aware(value: datetime) -> datetime:

@@ -296,6 +296,20 @@ def close(job: str = typer.Argument(...), confirm: bool = typer.Option(False, "-
         typer.echo(f"{result['job_id']}: {result['state']}; refunded {result['refund_usd']:.6f} ACT")
 
 
+@app.command("secrets")
+@friendly
+def show_secrets(job: str = typer.Argument(None), as_json: bool = typer.Option(False, "--json")) -> None:
+    """Print the secrets Necto generated for a job (e.g. POSTGRES_PASSWORD). Local only; never sent to a model."""
+    found = _service().secrets(job, owner=OWNER)
+    if as_json:
+        _print_json(found)
+        return
+    if not found:
+        typer.echo("Necto generated no secrets for this job.")
+    for key, value in found.items():
+        typer.echo(f"{key}={value}")
+
+
 @sdl_app.command("compile")
 @friendly
 def sdl_compile(files: list[str] = typer.Argument(...), as_json: bool = typer.Option(False, "--json")) -> None:

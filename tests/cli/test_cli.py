@@ -68,6 +68,8 @@ def test_deploy_logs_jobs_status_close(env, devnet):
     logs = run("logs", job["job_id"], "--tail", "5")
     assert logs.exit_code == 0 and logs.output.count("\n") >= 1 and logs.output.startswith("[")
 
+    assert "no secrets" in run("secrets", job["job_id"]).output
+
     status = json.loads(run("status", job["job_id"], "--json").output)
     assert status["state"] == "running"
 

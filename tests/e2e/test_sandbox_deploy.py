@@ -152,3 +152,25 @@ async def test_an_approved_but_unsigned_job_is_not_signed_after_a_restart(settin
     results = await build_service(settings).resume_unfinished()
     assert [r["state"] for r in results] == ["failed"]
     assert await svc.backend.deployment_state(plan["summary"]["dseq"]) is None
+
+
+async def test_templates_with_required_secrets_generate_them_and_never_return_them(service):
+    plan = await service.create_deploy_plan({"workload": "postgres"}, port=None, offer_id=None, owner="kim")
+    assert "POSTGRES_PASSWORD=<hidden>" in plan["sdl"]
+    assert any("POSTGRES_PASSWORD" in note for note in plan["summary"]["notes"])
+    done = await service.execute_deploy_plan(plan["plan_id"], confirmed_hash=plan["plan_hash"], owner="kim")
+    assert done["state"] == "running", done
+    found = service.secrets(done["job_id"], owner="kim")
+    assert set(found) == {"POSTGRES_PASSWORD"} and len(found["POSTGRES_PASSWORD"]) >= 24
+    secret = found["POSTGRES_PASSWORD"]
+    # The value reached the provider (in the manifest) but nothing returned to a model carries it.
+    import json as _json
+
+    assert secret not in _json.dumps(plan) and secret not in _json.dumps(done)
+    assert secret not in _json.dumps(await service.status(done["job_id"], owner="kim"))
+    with pytest.raises(JobNotFound):
+        service.secrets(done["job_id"], owner="mallory")
+    given = await service.create_deploy_plan({"workload": "postgres"}, port=None, offer_id=None, owner="kim",
+                                             env={"POSTGRES_PASSWORD": "user-chosen-secret"})
+    assert "user-chosen-secret" not in _json.dumps(given)
+    assert not any("generated" in note for note in given["summary"]["notes"])
