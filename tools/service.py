@@ -38,6 +38,7 @@ from tools.events import EventBus
 from tools.ledger import Job, Ledger, Plan
 from tools.request import HOURS_PER_MONTH, ComputeRequest
 from tools.settings import NectoSettings
+from tools.text import clean_text
 
 log = logging.getLogger(__name__)
 
@@ -469,7 +470,7 @@ class NectoService:
         job = self.ledger.get_job(job_id, owner=owner)
         fields: dict[str, Any] = {"recorded_at": datetime.now(UTC)}
         if note:
-            fields["note"] = _clean_text(note, 500)
+            fields["note"] = clean_text(note, 500)
         job = self.ledger.update_job(job.id, **fields)
         self.ledger.add_event(job.id, job.state, "Recorded in the ledger." + (" Note kept." if note else ""))
         return {"status": "ok", "mode": "untracked", "job": self.job_view(job)}
@@ -524,7 +525,7 @@ class NectoService:
             job.provider_host, job.dseq, job.gseq, job.oseq, tail=tail, follow=follow,
             services=[service] if service else None,
         ):
-            yield {"service": _clean_text(line.get("service", ""), 64), "message": _clean_text(line.get("message", ""), 2000)}
+            yield {"service": clean_text(line.get("service", ""), 64), "message": clean_text(line.get("message", ""), 2000)}
 
     def secrets(self, job_id: str | None, *, owner: str) -> dict[str, str]:
         """The secrets Necto generated for a job (from the stored manifest). For the local CLI only: this is
@@ -627,11 +628,6 @@ def redact_env(sdl_text: str) -> str:
 
 def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def _clean_text(text: str, limit: int) -> str:
-    cleaned = "".join(ch for ch in str(text) if ch == "\t" or ch >= " " and ch != "\x7f")
-    return cleaned[:limit]
 
 
 def _relax_hint(request: ComputeRequest) -> str:

@@ -26,6 +26,7 @@ from tools.errors import ManifestRejected, NectoError, NoBids, ProviderError
 from tools.events import EventBus
 from tools.ledger import Job, Ledger
 from tools.settings import NectoSettings
+from tools.text import display_text
 
 log = logging.getLogger(__name__)
 
@@ -285,7 +286,7 @@ def _usd_per_hour(uact_per_block: Decimal, block_time_s: Decimal) -> Decimal:
 
 def _provider_name(info: dict[str, Any]) -> str:
     for attribute in info.get("attributes", []) or []:
-        if attribute.get("key") in ("organization", "name"):
-            return str(attribute.get("value"))[:64]
-    host = str(info.get("host_uri", ""))
-    return host.split("//")[-1].split(":")[0] or str(info.get("owner", "provider"))[:20]
+        if attribute.get("key") in ("organization", "name") and display_text(attribute.get("value"), 48):
+            return display_text(attribute.get("value"), 48)
+    host = display_text(str(info.get("host_uri", "")).split("//")[-1].split(":")[0], 64)
+    return host or display_text(info.get("owner", "provider"), 20)

@@ -46,6 +46,7 @@ from tools.pricing.normalize import (
 from tools.pricing.offer import Offer, exact_inputs, utc_now
 from tools.pricing.sources import DEFAULT_TIMEOUT_S, Clock, HttpJson, SourceError, require
 from tools.request import ComputeRequest
+from tools.text import display_text
 
 PROVIDERS_PATH = "/akash/provider/v1beta4/providers"
 BIDS_PATH = "/akash/market/v1beta5/bids/list"
@@ -78,6 +79,7 @@ _GPU_ATTRIBUTE = re.compile(
     r"^(?:capabilities/gpu/)?vendor/(?P<vendor>[^/]+)/model/(?P<model>[^/]+)"
     r"(?:/ram/(?P<ram>[^/]+))?(?:/interface/(?P<interface>[^/]+))?$"
 )
+
 
 
 class AkashGpu(BaseModel):
@@ -339,7 +341,7 @@ class AkashSource:
                 console.get("uptime7d") if console.get("uptime7d") is not None else console.get("uptime30d")
             )
             audited = bool(console.get("isAudited"))
-            name = console.get("name") or None
+            name = display_text(console.get("name"), 48) or None
             for gpu in console.get("gpuModels") or []:
                 gpus.append(
                     AkashGpu(
