@@ -340,13 +340,11 @@ class NectoService:
         return self._job_result(job)
 
     async def _run_job(self, job: Job, tx_body: bytes) -> Job:
+        # The deploy outlives its caller: a closed browser tab cancels the chat handler, not the deploy.
         task = asyncio.ensure_future(self.machine.run(job, tx_body=tx_body))
         self._running[job.id] = task
-        try:
-            return await asyncio.shield(task)
-        finally:
-            if task.done():
-                self._running.pop(job.id, None)
+        task.add_done_callback(lambda _done: self._running.pop(job.id, None))
+        return await asyncio.shield(task)
 
     def _check_caps(self, owner: str, body: dict[str, Any]) -> None:
         s = self.settings
@@ -544,8 +542,9 @@ class NectoService:
 
     # --- restart: resume or clean up ---------------------------------------------------------------------
     async def resume_unfinished(self) -> list[dict[str, Any]]:
-        """Continue every job a crash interrupted (or close it), so no deposit is stranded."""
-        results = []
+        """Continue every job a crash interrupted (or close it), so no deposit is stranded; and mark jobs
+        the ledger thinks are running but the chain has closed (escrow ran out, the sandbox restarted)."""
+        results = await self._reconcile_running()
         for job in self.ledger.unfinished_jobs():
             if job.network != self.settings.network:
                 continue
@@ -560,6 +559,24 @@ class NectoService:
             log.info("resuming job %s from %s", job.id, job.state)
             done = await self._run_job(job, unb64(plan.tx_body_b64))
             results.append(self._job_result(done))
+        return results
+
+    async def _reconcile_running(self) -> list[dict[str, Any]]:
+        results = []
+        for job in self.ledger.open_jobs():
+            if job.state != "running" or job.network != self.settings.network or job.account != self.backend.address:
+                continue
+            try:
+                state = await self.backend.deployment_state(job.dseq)
+            except NectoError as exc:
+                log.warning("could not reconcile job %s: %s", job.id, exc.message)
+                continue
+            if state != "active":
+                job = self.ledger.update_job(job.id, state="closed", closed_at=datetime.now(UTC),
+                                             error="The deployment is no longer active on chain.")
+                self.ledger.add_event(job.id, "closed", "Found closed on chain at start-up (escrow ran out, or the "
+                                      "network was restarted).")
+                results.append(self._job_result(job))
         return results
 
     # --- bid choice ------------------------------------------------------------------------------------

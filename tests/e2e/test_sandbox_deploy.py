@@ -174,3 +174,41 @@ async def test_templates_with_required_secrets_generate_them_and_never_return_th
                                              env={"POSTGRES_PASSWORD": "user-chosen-secret"})
     assert "user-chosen-secret" not in _json.dumps(given)
     assert not any("generated" in note for note in given["summary"]["notes"])
+
+
+async def test_a_dropped_chat_connection_does_not_abort_the_deploy(service):
+    import asyncio
+
+    plan = await service.create_deploy_plan({"workload": "static"}, port=None, offer_id=None, owner="lee")
+    handler = asyncio.ensure_future(
+        service.execute_deploy_plan(plan["plan_id"], confirmed_hash=plan["plan_hash"], owner="lee")
+    )
+    for _ in range(400):
+        jobs = service.ledger.list_jobs(owner="lee")
+        if jobs and jobs[0].state == "bids":
+            break
+        await asyncio.sleep(0.02)
+    handler.cancel()  # the browser went away: Chainlit cancels the handler, not the deploy
+    with pytest.raises(asyncio.CancelledError):
+        await handler
+    for _ in range(600):
+        job = service.ledger.list_jobs(owner="lee")[0]
+        if job.state in ("running", "failed"):
+            break
+        await asyncio.sleep(0.05)
+    assert job.state == "running"
+    # Reconnecting and asking again reports the same job; nothing is signed twice.
+    again = await service.execute_deploy_plan(plan["plan_id"], confirmed_hash=plan["plan_hash"], owner="lee")
+    assert again["job_id"] == job.id and again["state"] == "running"
+
+
+async def test_start_up_marks_running_jobs_that_the_chain_closed(service):
+    from tools.ledger import Job, Plan
+
+    service.ledger.add_plan(Plan(id="plan_gone", owner="max", kind="deploy", plan_hash="h", body_json="{}"))
+    service.ledger.add_job(Job(id="job_gone", owner="max", plan_id="plan_gone", network="sandbox",
+                               chain_id="necto-sandbox-1", account=service.backend.address, dseq=123456789,
+                               state="running"))
+    results = await service.resume_unfinished()
+    assert {"job_id": "job_gone", "state": "closed"}.items() <= next(r for r in results if r["job_id"] == "job_gone").items()
+    assert service.ledger.job("job_gone").state == "closed"
