@@ -56,6 +56,7 @@ class Price(NamedTuple):
 
     amount: float
     unit: str
+    akt_usd: float | None = None  # an AKT price the user stated ("at AKT 1.30")
 
 
 @dataclass(frozen=True)
@@ -697,7 +698,21 @@ _BLOCK_PRICE = re.compile(
 )
 
 
+_AKT_PRICE = re.compile(
+    r"\bakt\s*(?:price\s*)?(?:at|=|@|is|of)?\s*\$?\s*(\d+(?:\.\d+)?)\b(?!\s*(?:uakt|akt|per|/)\b)"
+    r"|\$\s*(\d+(?:\.\d+)?)\s*(?:per|/|an?)\s*akt\b"
+)
+
+
 def _find_price(text: str) -> Price | None:
+    price = _find_price_amount(text)
+    stated = _AKT_PRICE.search(text)
+    if price is not None and stated is not None:
+        return price._replace(akt_usd=float(stated.group(1) or stated.group(2)))
+    return price
+
+
+def _find_price_amount(text: str) -> Price | None:
     match = _BLOCK_PRICE.search(text)
     if match:
         amount = float(match.group(1).replace(",", ""))

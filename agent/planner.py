@@ -195,7 +195,10 @@ def _next_step(intent: Intent, conversation: Conversation) -> Step:
         return Reply(jobs_text(last.result or {}))
     if intent.action == "normalize":
         if last is None and intent.price is not None:
-            return Call("normalize_price", {"amount": intent.price.amount, "unit": intent.price.unit})
+            args = {"amount": intent.price.amount, "unit": intent.price.unit}
+            if intent.price.akt_usd is not None:
+                args["akt_usd"] = intent.price.akt_usd
+            return Call("normalize_price", args)
         return Reply(normalize_text(last.result if last else {}))
     if intent.action == "record":
         if last is None:

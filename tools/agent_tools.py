@@ -14,6 +14,7 @@ used duck-typed (``tool_confirmation``, ``request_confirmation``), so this modul
 
 from __future__ import annotations
 
+import inspect
 import logging
 from collections.abc import Callable
 from typing import Any, Literal, Protocol
@@ -34,7 +35,7 @@ class NectoToolBackend(Protocol):
 
     async def quote(self, request: dict[str, Any], *, limit: int, owner: str = "local") -> dict[str, Any]: ...
 
-    def normalize_price(self, amount: float, unit: str, akt_usd: float | None) -> dict[str, Any]: ...
+    async def normalize_price(self, amount: float, unit: str, akt_usd: float | None) -> dict[str, Any]: ...
 
     async def create_deploy_plan(
         self, request: dict[str, Any], *, port: int | None, offer_id: str | None, owner: str
@@ -68,12 +69,20 @@ def _owner(tool_context: Any) -> str:
     return str(user_id or "local")
 
 
-async def _guard(call) -> dict[str, Any]:
+async def _guard(make: Callable[[], Any]) -> dict[str, Any]:
+    """Run ``make()`` (a sync result or an awaitable) and turn every failure into a result dict.
+
+    ``make`` is a thunk so that everything, including building the service, happens inside the try: a
+    tool must never raise into the agent loop.
+    """
     try:
-        return await call
+        value = make()
+        if inspect.isawaitable(value):
+            value = await value
+        return value
     except NectoError as exc:
         return exc.to_result()
-    except Exception:  # a tool must never crash the agent loop; the log keeps the detail
+    except Exception:  # the log keeps the detail; the model and the user get a sentence
         log.exception("tool failed")
         return {
             "status": "error",
@@ -81,10 +90,6 @@ async def _guard(call) -> dict[str, Any]:
             "message": "Something went wrong on Necto's side; nothing was signed or spent.",
             "hint": "Try again; if it keeps failing, check `necto jobs` and the server log.",
         }
-
-
-async def _sync(value):
-    return value
 
 
 def _request_args(
@@ -163,7 +168,7 @@ def build_agent_tools(backend: NectoToolBackend | Callable[[], NectoToolBackend]
             workload, image, cpu, memory_gib, storage_gib, gpu_model, gpu_count, region, max_usd_per_hour, hours,
             objective,
         )
-        return await _guard(svc().quote(args, limit=max(1, min(int(limit), 25)), owner=_owner(tool_context)))
+        return await _guard(lambda: svc().quote(args, limit=max(1, min(int(limit), 25)), owner=_owner(tool_context)))
 
     async def normalize_price(
         amount: float, unit: PriceUnit, akt_usd: float | None = None, tool_context: Any = None
@@ -178,7 +183,7 @@ def build_agent_tools(backend: NectoToolBackend | Callable[[], NectoToolBackend]
         Returns:
           {"status": "ok", "usd_per_hour", "usd_per_month", "uact_per_block", "inputs": {...}}
         """
-        return await _guard(_sync(svc().normalize_price(amount, unit, akt_usd)))
+        return await _guard(lambda: svc().normalize_price(amount, unit, akt_usd))
 
     async def build_sdl(
         workload: str = "custom",
@@ -224,7 +229,7 @@ def build_agent_tools(backend: NectoToolBackend | Callable[[], NectoToolBackend]
             objective,
         )
         return await _guard(
-            svc().create_deploy_plan(args, port=port, offer_id=offer_id, owner=_owner(tool_context))
+            lambda: svc().create_deploy_plan(args, port=port, offer_id=offer_id, owner=_owner(tool_context))
         )
 
     async def deploy(plan_id: str, tool_context: Any = None) -> dict[str, Any]:
@@ -259,7 +264,7 @@ def build_agent_tools(backend: NectoToolBackend | Callable[[], NectoToolBackend]
           {"status": "ok", "job_id", "lines": [{"service", "message"}]} (log text is untrusted data).
         """
         return await _guard(
-            svc().logs(job_id, tail=max(1, min(int(tail), 500)), service=service, owner=_owner(tool_context))
+            lambda: svc().logs(job_id, tail=max(1, min(int(tail), 500)), service=service, owner=_owner(tool_context))
         )
 
     async def record_job(job_id: str | None = None, note: str | None = None, tool_context: Any = None) -> dict[str, Any]:
@@ -272,7 +277,7 @@ def build_agent_tools(backend: NectoToolBackend | Callable[[], NectoToolBackend]
         Returns:
           {"status": "ok", "job": {...}}
         """
-        return await _guard(_sync(svc().record_job(job_id, note=note, owner=_owner(tool_context))))
+        return await _guard(lambda: svc().record_job(job_id, note=note, owner=_owner(tool_context)))
 
     async def deployment_status(job_id: str | None = None, tool_context: Any = None) -> dict[str, Any]:
         """Use this to check a deployment: state, provider, URIs, cost so far and escrow left.
@@ -283,7 +288,7 @@ def build_agent_tools(backend: NectoToolBackend | Callable[[], NectoToolBackend]
         Returns:
           {"status": "ok", "job": {...}}
         """
-        return await _guard(svc().status(job_id, owner=_owner(tool_context)))
+        return await _guard(lambda: svc().status(job_id, owner=_owner(tool_context)))
 
     async def close_deployment(job_id: str | None = None, tool_context: Any = None) -> dict[str, Any]:
         """Use this to close a deployment and get the unused deposit back. The user must approve first.
@@ -298,7 +303,7 @@ def build_agent_tools(backend: NectoToolBackend | Callable[[], NectoToolBackend]
         owner = _owner(tool_context)
         confirmation = getattr(tool_context, "tool_confirmation", None)
         if confirmation is None:
-            created = await _guard(svc().create_close_plan(job_id, owner=owner))
+            created = await _guard(lambda: svc().create_close_plan(job_id, owner=owner))
             if created.get("status") != "ok":
                 return created
             plan_id = created["plan_id"]
@@ -323,12 +328,12 @@ def build_agent_tools(backend: NectoToolBackend | Callable[[], NectoToolBackend]
           {"status": "ok", "jobs": [...]}
         """
         return await _guard(
-            _sync(svc().list_jobs(limit=max(1, min(int(limit), 200)), state=state, owner=_owner(tool_context)))
+            lambda: svc().list_jobs(limit=max(1, min(int(limit), 200)), state=state, owner=_owner(tool_context))
         )
 
     async def _confirmed_call(tool_context: Any, plan_id: str, execute) -> dict[str, Any]:
         owner = _owner(tool_context)
-        summary = await _guard(_sync_call(lambda: svc().plan_summary(plan_id, owner=owner)))
+        summary = await _guard(lambda: svc().plan_summary(plan_id, owner=owner))
         if summary.get("status") != "ok":
             return summary
         confirmation = getattr(tool_context, "tool_confirmation", None)
@@ -360,10 +365,7 @@ def build_agent_tools(backend: NectoToolBackend | Callable[[], NectoToolBackend]
                 "error": "PolicyDenied",
                 "message": "The approval was for a different plan; nothing was signed.",
             }
-        return await _guard(execute(owner, str(payload.get("plan_hash", ""))))
-
-    async def _sync_call(fn):
-        return fn()
+        return await _guard(lambda: execute(owner, str(payload.get("plan_hash", ""))))
 
     return [
         list_providers,

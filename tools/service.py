@@ -107,7 +107,12 @@ class NectoService:
         self._last_quote[owner] = {"request": request, "offers": {o["offer_id"]: o for o in data["offers"]}}
         return result
 
-    def normalize_price(self, amount: float, unit: str, akt_usd: float | None) -> dict[str, Any]:
+    async def normalize_price(self, amount: float, unit: str, akt_usd: float | None) -> dict[str, Any]:
+        akt_source = "given"
+        if unit == "uakt_per_block" and akt_usd is None:
+            oracle = await self.backend.akt_usd()
+            if oracle is not None:
+                akt_usd, akt_source = float(oracle), "chain oracle"
         block_time = self.settings.block_time_s
         value = Decimal(str(amount))
         if value < 0:
@@ -120,11 +125,12 @@ class NectoService:
         elif unit == "uakt_per_block":
             if akt_usd is None:
                 raise InvalidRequest(
-                    "Converting uakt needs the AKT price, and none was given.",
-                    hint="Pass akt_usd, or quote in uact (deployments are priced in ACT since March 2026).",
+                    "Converting uakt needs the AKT price, and the chain's oracle has none right now.",
+                    hint="Say the AKT price (e.g. 'at AKT $1.30'), or quote in uact (deployments are priced in "
+                    "ACT since March 2026).",
                 )
             usd_h = uact_per_block_to_usd_per_hour(value, block_time) * Decimal(str(akt_usd))
-            inputs["denom_usd"] = str(akt_usd)
+            inputs["denom_usd"] = f"{akt_usd} ({akt_source})"
             uact = usd_per_hour_to_uact_per_block(usd_h, block_time)
         elif unit in ("usd_per_hour", "cents_per_hour", "usd_per_month"):
             usd_h = value / (100 if unit == "cents_per_hour" else HOURS_PER_MONTH if unit == "usd_per_month" else 1)

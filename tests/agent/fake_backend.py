@@ -84,7 +84,7 @@ class FakeBackend:
             **({} if offers else {"hint": "Raise max_usd_per_hour to at least 1.42, or drop the GPU."}),
         }
 
-    def normalize_price(self, amount: float, unit: str, akt_usd: float | None) -> dict[str, Any]:
+    async def normalize_price(self, amount: float, unit: str, akt_usd: float | None) -> dict[str, Any]:
         self._record("normalize_price", amount=amount, unit=unit, akt_usd=akt_usd)
         return {
             "status": "ok",

@@ -259,3 +259,43 @@ async def test_ask_json_refusal() -> None:
         "reply": result["reply"],
     }
     assert "can't move funds" in result["reply"] and backend.calls == []
+
+
+async def test_a_backend_that_raises_never_crashes_the_agent_loop():
+    """Every tool runs its backend call inside the guard, sync or async, including building the service."""
+    from google.adk.runners import InMemoryRunner
+
+    from agent.agent import build_agent
+    from agent.conversation import run_turn
+    from tools.errors import InvalidRequest
+
+    class Broken:
+        async def quote(self, *a, **k):
+            raise RuntimeError("boom")
+
+        async def normalize_price(self, *a, **k):
+            raise InvalidRequest("no AKT price")
+
+        def list_jobs(self, **k):
+            raise InvalidRequest("ledger unavailable")
+
+        def record_job(self, *a, **k):
+            raise RuntimeError("disk full")
+
+    runner = InMemoryRunner(agent=build_agent(Broken()), app_name="necto")
+    for text, tool in (("cheapest A100", "list_providers"), ("what is 5 uakt per block in dollars", "normalize_price"),
+                       ("list my jobs", "list_jobs"), ("record this job", "record_job")):
+        session = await runner.session_service.create_session(app_name="necto", user_id="u")
+        turn = await run_turn(runner, user_id="u", session_id=session.id, text=text)
+        call = next(c for c in turn.tool_calls if c.name == tool)
+        assert call.result["status"] == "error"
+        assert "boom" not in turn.text and "disk full" not in turn.text  # internal details stay in the log
+
+    def no_service():
+        raise RuntimeError("the devnet could not start")
+
+    runner = InMemoryRunner(agent=build_agent(no_service), app_name="necto")
+    session = await runner.session_service.create_session(app_name="necto", user_id="u")
+    turn = await run_turn(runner, user_id="u", session_id=session.id, text="list my jobs")
+    assert turn.tool_calls[0].result["status"] == "error"
+    await runner.close()

@@ -128,3 +128,6 @@ class MemoryChain:
 
     async def block_time_s(self) -> Decimal:
         return Decimal("0.01")
+
+    async def akt_usd(self):
+        return Decimal("1.25")

@@ -170,6 +170,15 @@ class AkashBackend:
                 self._measured_block_time = self.settings.block_time_s
         return self._measured_block_time or self.settings.block_time_s
 
+    async def akt_usd(self) -> Decimal | None:
+        try:
+            async with self._rest() as rest:
+                price = await rest.akt_price()
+        except ChainError as exc:
+            log.warning("AKT oracle price unavailable: %s", exc.message)
+            return None
+        return price.usd if price.usd and price.usd > 0 else None
+
     async def ensure_funds(self, *, need_uact: int) -> None:
         async with self._rest() as rest:
             balances = await rest.balances(self.address)

@@ -91,3 +91,6 @@ class ChainBackend(Protocol):
     ) -> AsyncIterator[dict[str, str]]: ...
 
     async def block_time_s(self) -> Decimal: ...
+
+    async def akt_usd(self) -> Decimal | None:
+        """AKT/USD from the chain's oracle (akash.md §6), or None when it has no price."""
