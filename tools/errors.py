@@ -49,8 +49,13 @@ class UnknownTemplate(InvalidRequest):
 
 
 class InvalidSDL(NectoError):
+    """Always one line: the YAML path, then what is wrong (SDL text is user input, so nothing in it may
+    break the line, whatever the keys contain)."""
+
     def __init__(self, message: str, *, path: str = "", hint: str = "") -> None:
-        super().__init__(f"{path}: {message}" if path else message, hint=hint)
+        line = f"{path}: {message}" if path else message
+        line = "".join(ch if ch.isprintable() else " " for ch in line)
+        super().__init__(line, hint=hint)
         self.path = path
 
 

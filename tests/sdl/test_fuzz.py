@@ -83,3 +83,14 @@ def mutated_fixture(draw: st.DrawFn) -> str:
 @given(mutated_fixture())
 def test_mutated_fixtures_never_escape(text: str) -> None:
     outcome(text)
+
+
+def test_a_key_with_newlines_still_gives_a_one_line_error() -> None:
+    # Found by fuzzing under load: a service named "\n\n" made the message span lines.
+    text = FIXTURES and yaml.safe_dump({**FIXTURES[0], "services": {"\n\n": None}}, sort_keys=False)
+    try:
+        compile_sdl(text)
+    except InvalidSDL as exc:
+        assert "\n" not in exc.message and '"\\n\\n"' in exc.message
+    else:
+        raise AssertionError("a null service must be rejected")

@@ -9,6 +9,7 @@ when a caller has one (developers' conformance runs, tests). ``jsonschema`` is i
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
@@ -183,7 +184,8 @@ def _quoted_name(message: str) -> str:
 
 
 def _quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    # JSON escaping keeps a key with newlines or control characters on one line (found by fuzzing).
+    return json.dumps(text[:60], ensure_ascii=False) if len(text) <= 60 else json.dumps(text[:57] + "...", ensure_ascii=False)
 
 
 def _yaml_scalar(value: object) -> str:
