@@ -21,3 +21,22 @@ def test_a_key_selects_gemini_without_calling_it(monkeypatch):
     # The key is a secret: it never appears in the settings' repr or the agent's instruction.
     assert "test-key-not-real" not in repr(settings)
     assert "test-key-not-real" not in str(agent.instruction)
+
+
+def test_every_tool_has_a_declaration_gemini_can_use(monkeypatch):
+    """Gemini sees the tools through their declarations (built locally from signatures and docstrings)."""
+    monkeypatch.setenv("GOOGLE_API_KEY", "test-key-not-real")
+    agent = build_agent(lambda: None, settings=NectoSettings())
+    declarations = {}
+    for tool in agent.tools:
+        declaration = tool._get_declaration()
+        assert declaration is not None, tool
+        declarations[declaration.name] = declaration
+    assert set(declarations) == {"list_providers", "normalize_price", "build_sdl", "deploy", "tail_logs",
+                                 "record_job", "deployment_status", "close_deployment", "list_jobs"}
+    for name, declaration in declarations.items():
+        assert declaration.description and declaration.description.startswith("Use this"), name
+        schema = declaration.parameters_json_schema or declaration.parameters
+        text = str(schema)
+        assert "tool_context" not in text, f"{name} exposes the injected context"
+    assert "plan_id" in str(declarations["deploy"].parameters_json_schema or declarations["deploy"].parameters)
