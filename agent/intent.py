@@ -70,6 +70,8 @@ class Intent:
     refusal: str | None = None
     follow_up: bool = False  # "deploy it", "what about in Europe?": built on the previous request
     notes: tuple[str, ...] = ()
+    # "A100 vs H100", "an A6000 or an L40S?": one request per GPU model, quoted side by side
+    alternatives: tuple[dict[str, Any], ...] = ()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -864,4 +866,32 @@ def parse_intent(text: str, *, previous: dict[str, Any] | None = None) -> Intent
         return Intent("help", notes=("not a request Necto understands",))
     if follow_up:
         args, port = _merge_previous(previous, args, port)
-    return Intent(action, request_args=args, port=port, follow_up=follow_up, notes=tuple(notes))
+    alternatives: tuple[dict[str, Any], ...] = ()
+    models = _gpu_models_mentioned(lowered)
+    if action == "quote" and len(models) > 1 and _COMPARE.search(lowered):
+        alternatives = tuple(
+            {**args, "gpu_model": model, **({"gpu_count": count} if count else {})} for model, count in models[:3]
+        )
+    return Intent(action, request_args=args, port=port, follow_up=follow_up, notes=tuple(notes),
+                  alternatives=alternatives)
+
+
+_COMPARE = re.compile(r"\b(?:vs\.?|versus|or|compared?(?:\s+(?:to|with))?|against|and)\b")
+
+
+def _gpu_models_mentioned(lowered: str) -> list[tuple[str, int | None]]:
+    """Every GPU model named, in the order written, each once, with the count written before it ("2x")."""
+    found: list[tuple[int, int, str, int | None]] = []
+    for model, pattern in _GPU_PATTERNS:
+        for match in re.finditer(rf"(?<![\w.])(?:(\d+)\s*(?:x|\*)?\s*)?(?:nvidia\s+)?{pattern}(?:s\b|\b)", lowered):
+            found.append((match.start(), match.end(), model, int(match.group(1)) if match.group(1) else None))
+    # "l40s" also matches the l40 pattern: at each place keep the longest match only.
+    kept: list[tuple[int, int, str, int | None]] = []
+    for start, end, model, count in sorted(found, key=lambda f: (f[0], -f[1])):
+        if any(start < k_end and end > k_start for k_start, k_end, _, _ in kept):
+            continue
+        kept.append((start, end, model, count))
+    seen: dict[str, int | None] = {}
+    for _, _, model, count in sorted(kept):
+        seen.setdefault(model, count)
+    return list(seen.items())

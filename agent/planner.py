@@ -176,6 +176,8 @@ def _next_step(intent: Intent, conversation: Conversation) -> Step:
     if intent.action == "help":
         return Reply(HELP_TEXT)
     if intent.action == "quote":
+        if intent.alternatives:
+            return _compare_step(intent, conversation)
         if last is None:
             return Call("list_providers", dict(intent.request_args))
         return Reply(quote_text(last.result or {}))
@@ -242,6 +244,47 @@ def _deploy_step(intent: Intent, conversation: Conversation) -> Step:
     if last.name == "deploy":
         return Reply(deploy_text(result))
     return Reply(HELP_TEXT)
+
+
+def _compare_step(intent: Intent, conversation: Conversation) -> Step:
+    """Quote each alternative (one list_providers call per GPU model), then compare the winners."""
+    done = {_frozen(e.args): e.result for e in conversation.current if e.name == "list_providers"}
+    for alternative in intent.alternatives:
+        if _frozen(alternative) not in done:
+            return Call("list_providers", dict(alternative))
+    return Reply(comparison_text([
+        (f"{a['gpu_count']}x {a['gpu_model']}" if a.get("gpu_count", 1) != 1 else a["gpu_model"], done[_frozen(a)] or {})
+        for a in intent.alternatives
+    ]))
+
+
+def _frozen(args: dict[str, Any]) -> tuple:
+    return tuple(sorted((k, str(v)) for k, v in args.items()))
+
+
+def comparison_text(results: list[tuple[str, dict[str, Any]]]) -> str:
+    lines, priced = [], []
+    for model, result in results:
+        best = result.get("recommendation") or next(iter(result.get("offers") or []), None)
+        hours = (result.get("request") or {}).get("hours")
+        if result.get("status") != "ok" or not isinstance(best, dict):
+            lines.append(f"{model.upper()}: no offer fits ({_untrusted(result.get('message') or result.get('hint') or 'nothing matched', 160)}).")
+            continue
+        line = f"{model.upper()}: " + _offer_line(best, hours)
+        per_pflop = best.get("usd_per_effective_pflop_hour")
+        if per_pflop is not None:
+            line += f"; {_usd(per_pflop)} per effective PFLOP-hour"
+        lines.append(line + ".")
+        priced.append((model, best))
+    if len(priced) > 1:
+        cheapest = min(priced, key=lambda item: float(item[1].get("usd_per_hour") or 0))
+        lines.append(f"Cheaper per hour: {cheapest[0].upper()}.")
+        with_perf = [(m, o) for m, o in priced if o.get("usd_per_effective_pflop_hour") is not None]
+        if len(with_perf) > 1:
+            value = min(with_perf, key=lambda item: float(item[1]["usd_per_effective_pflop_hour"]))
+            lines.append(f"More compute per dollar: {value[0].upper()}.")
+    lines.append("Say 'deploy it with the <model>' to go ahead with one of them.")
+    return " ".join(lines)
 
 
 def _deployable_offer(result: dict[str, Any]) -> dict[str, Any] | None:
