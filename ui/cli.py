@@ -97,8 +97,21 @@ def _print_json(obj: Any) -> None:
 def serve(port: int = typer.Option(8000, help="Port for the web chat."),
           host: str = typer.Option("127.0.0.1", help="Interface to listen on.")) -> None:
     """Start the web chat (Chainlit) on the configured network (sandbox by default)."""
+    import ipaddress
+
     from ui.serve import chainlit_command, repo_root
 
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        # The chat has no sign-in yet, and an Approve click spends from this machine's key.
+        _fail(
+            f"refusing to serve on {host}: the web chat has no sign-in yet, so anyone who can reach it could "
+            "approve deployments paid from this machine's key",
+            "serve on 127.0.0.1 and use an SSH tunnel or an authenticating proxy",
+        )
     env = dict(os.environ)
     env.setdefault("CHAINLIT_APP_ROOT", str(repo_root()))
     env.setdefault("ADK_DISABLE_LOAD_DOTENV", "1")

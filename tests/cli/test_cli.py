@@ -91,6 +91,11 @@ def test_bad_input_is_a_sentence_not_a_traceback(env):
     assert bad_env.exit_code == 1 and "KEY=VALUE" in bad_env.output
 
 
+def test_serve_refuses_to_expose_an_unauthenticated_chat(env):
+    result = run("serve", "--host", "0.0.0.0", "--port", "8123")
+    assert result.exit_code == 1 and "no sign-in" in result.output
+
+
 def test_sdl_compile_contract(env, tmp_path):
     good = tmp_path / "good.yaml"
     from tools.sdl.templates import TemplateVars, render_sdl
