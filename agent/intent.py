@@ -72,6 +72,8 @@ class Intent:
     notes: tuple[str, ...] = ()
     # "A100 vs H100", "an A6000 or an L40S?": one request per GPU model, quoted side by side
     alternatives: tuple[dict[str, Any], ...] = ()
+    # How Necto sized the GPUs from a model size the user named ("llama 3 70b"), said in the reply
+    sizing: str | None = None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -781,6 +783,13 @@ def _request_args(original: str, lowered: str, notes: list[str]) -> tuple[dict[s
         args["gpu_model"] = gpu_model
     if gpu_count is not None:
         args["gpu_count"] = gpu_count
+    if not gpu_model and not gpu_count and workload in (None, "vllm", "ollama", "custom"):
+        sized = llm_gpu_sizing(lowered, workload)
+        if sized is not None:
+            args["gpu_model"], args["gpu_count"], sentence = sized
+            notes.append(sentence)
+            if workload is None:
+                args["workload"] = workload = "vllm"
     region = _first(_REGION_PATTERNS, rest)
     if region:
         args["region"] = region
@@ -799,6 +808,46 @@ def _request_args(original: str, lowered: str, notes: list[str]) -> tuple[dict[s
     if objective:
         args["objective"] = objective
     return args, port
+
+
+_LLM_SIZE = re.compile(
+    r"\b(?:llama|mistral|mixtral|qwen|gemma|phi|deepseek|falcon|yi|command[\s-]?r|olmo|llm|model)\b[^.?!]{0,40}?"
+    r"\b(\d+(?:\.\d+)?)\s*b\b|\b(\d+(?:\.\d+)?)\s*b(?:illion)?[\s-]*(?:param(?:eter)?s?|model|llm)\b"
+)
+# GPU memory per tier, cheapest first: (model, GiB per GPU, counts Akash providers commonly offer).
+_VRAM_TIERS = (("rtx4090", 24, (1,)), ("l40s", 48, (1,)), ("a100", 80, (1, 2, 4, 8)), ("h200", 141, (8,)))
+
+
+def llm_gpu_sizing(lowered: str, workload: str | None) -> tuple[str, int, str] | None:
+    """GPUs for serving a model whose size the user named ("llama 3 70b"), from its weights' memory.
+
+    Weights take parameters x bytes per parameter (16-bit: 2; 8-bit: 1; 4-bit: 0.5); KV cache and runtime
+    need about 20 % more. Ollama serves 4-bit quantized models by default, vLLM 16-bit.
+    """
+    match = _LLM_SIZE.search(lowered)
+    if not match:
+        return None
+    billions = float(match.group(1) or match.group(2))
+    if not 0.1 <= billions <= 2000:
+        return None
+    if re.search(r"\b(?:4[\s-]?bit|int4|q4\w*|awq|gptq)\b", lowered):
+        bytes_per, precision = 0.5, "4-bit"
+    elif re.search(r"\b(?:8[\s-]?bit|int8|fp8|q8\w*)\b", lowered):
+        bytes_per, precision = 1.0, "8-bit"
+    elif workload == "ollama":
+        bytes_per, precision = 0.5, "4-bit (Ollama's default)"
+    else:
+        bytes_per, precision = 2.0, "16-bit"
+    need = billions * bytes_per * 1.2
+    for model, gib, counts in _VRAM_TIERS:
+        for count in counts:
+            if gib * count >= need:
+                name = f"{count}x {model.upper()}" if count > 1 else model.upper()
+                return model, count, (
+                    f"A {billions:g}B model at {precision} needs about {need:.0f} GB of GPU memory (weights + 20 %), "
+                    f"so I sized it at {name} ({gib * count} GB). Name a GPU to choose another."
+                )
+    return None
 
 
 def _merge_previous(
@@ -872,8 +921,9 @@ def parse_intent(text: str, *, previous: dict[str, Any] | None = None) -> Intent
         alternatives = tuple(
             {**args, "gpu_model": model, **({"gpu_count": count} if count else {})} for model, count in models[:3]
         )
+    sizing = next((n for n in notes if n.startswith("A ") and "GB of GPU memory" in n), None)
     return Intent(action, request_args=args, port=port, follow_up=follow_up, notes=tuple(notes),
-                  alternatives=alternatives)
+                  alternatives=alternatives, sizing=sizing)
 
 
 _COMPARE = re.compile(r"\b(?:vs\.?|versus|or|compared?(?:\s+(?:to|with))?|against|and)\b")

@@ -180,7 +180,7 @@ def _next_step(intent: Intent, conversation: Conversation) -> Step:
             return _compare_step(intent, conversation)
         if last is None:
             return Call("list_providers", dict(intent.request_args))
-        return Reply(quote_text(last.result or {}))
+        return Reply(" ".join(filter(None, [intent.sizing, quote_text(last.result or {})])))
     if intent.action == "deploy":
         return _deploy_step(intent, conversation)
     if intent.action == "logs":

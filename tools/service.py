@@ -26,6 +26,7 @@ from tools.deploy.plan import (
     card_text,
     close_card,
     deploy_card,
+    describe_resources,
     new_id,
     plan_hash,
     price_plan,
@@ -249,6 +250,7 @@ class NectoService:
             "preferred_provider_name": offer.get("provider") if offer else None,
             "offer_id": offer.get("offer_id") if offer else None,
             "services": services,
+            "resources": describe_resources(compiled.groups),
             "fee_uakt_max": self.settings.max_fee_uakt,
             "generated_secrets": generated_secrets,
             "notes": list(pricing.notes)

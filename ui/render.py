@@ -227,6 +227,7 @@ def recommendation_sentence(result: Mapping[str, Any]) -> str:
 # ---------------------------------------------------------------------------------- the card
 _CARD_KNOWN = {
     "action",
+    "resources",
     "network",
     "chain_id",
     "owner",
@@ -322,6 +323,8 @@ def confirmation_card(card: Mapping[str, Any]) -> str:
         row(
             "Refund estimate", f"{_plain_number(refund, 6)} ACT" if _number(refund) is not None else "unknown"
         )
+    if card.get("resources"):
+        row("Resources", safe_text(card.get("resources"), 200))
     if "images" in card:
         images = card.get("images") or []
         row("Images", ", ".join(_code(i, 100) for i in list(images)[:8]) or "—")

@@ -46,3 +46,25 @@ async def test_comparison_then_deploy_the_chosen_one():
     build = next(c for c in follow.tool_calls if c.name == "build_sdl")
     assert build.args["gpu_model"] == "a6000" and build.args.get("hours") == 10
     await runner.close()
+
+
+@pytest.mark.parametrize(
+    ("text", "model", "count"),
+    [
+        ("what is the cheapest way to run llama 3 70b with vllm", "a100", 4),  # 70 x 2 B x 1.2 = 168 GB
+        ("serve mistral 7b", "rtx4090", 1),  # 16.8 GB
+        ("run qwen 32b with ollama", "rtx4090", 1),  # Ollama's 4-bit default: 19.2 GB
+        ("deploy a 405B model in fp8", "a100", 8),  # 486 GB
+        ("llama 3 13b awq", "rtx4090", 1),  # 4-bit: 7.8 GB
+        ("serve llama 30b", "a100", 1),  # 72 GB
+    ],
+)
+def test_model_sizes_become_gpus_when_no_gpu_is_named(text, model, count):
+    intent = parse_intent(text)
+    assert (intent.request_args["gpu_model"], intent.request_args["gpu_count"]) == (model, count)
+    assert intent.sizing and "GB of GPU memory" in intent.sizing
+
+
+def test_a_named_gpu_is_never_overridden_by_sizing():
+    intent = parse_intent("llama 70b on an h100")
+    assert intent.request_args["gpu_model"] == "h100" and intent.sizing is None

@@ -33,6 +33,7 @@ async def test_deploy_runs_streams_logs_and_close_refunds(service, devnet):
     assert card["network"] == "sandbox" and card["chain_id"] == "necto-sandbox-1"
     assert card["messages"][0]["type_url"] == "/akash.deployment.v1beta4.MsgCreateDeployment"
     assert card["ports"] and card["images"]
+    assert "CPU" in card["resources"] and "GiB RAM" in card["resources"]
     address = service.backend.address
 
     # A card that does not match the stored plan is refused, and nothing reaches the chain.

@@ -161,6 +161,7 @@ def deploy_card(body: dict[str, Any], messages: list[dict[str, Any]], plan_id: s
             else "best bid at or under the max price"
         ),
         "provider_rule": "the lease goes to the best-ranked bid at or under the max price",
+        "resources": body.get("resources", ""),
         "images": [s["image"] for s in body["services"]],
         "ports": [p for s in body["services"] for p in s["ports"]],
         "workload": body["workload"],
@@ -189,6 +190,29 @@ def close_card(body: dict[str, Any], messages: list[dict[str, Any]], plan_id: st
     }
 
 
+def describe_resources(groups: list[dict[str, Any]]) -> str:
+    """What is being bought, read from the group specs that go on chain: "1 x (1 CPU, 2 GiB RAM, 10 GiB disk,
+    2x a100)"."""
+    units = []
+    for group in groups:
+        for unit in group.get("resources", []):
+            resource = unit.get("resource", {})
+            cpu = int(resource.get("cpu", {}).get("units", {}).get("val", "0")) / 1000
+            memory = int(resource.get("memory", {}).get("size", {}).get("val", "0")) / 2**30
+            disk = sum(int(s.get("size", {}).get("val", "0")) for s in resource.get("storage", [])) / 2**30
+            parts = [f"{cpu:g} CPU", f"{memory:g} GiB RAM", f"{disk:g} GiB disk"]
+            gpus = int(resource.get("gpu", {}).get("units", {}).get("val", "0"))
+            if gpus:
+                models = sorted({
+                    a.get("key", "").split("/model/")[1].split("/")[0]
+                    for a in resource.get("gpu", {}).get("attributes", [])
+                    if "/model/" in a.get("key", "")
+                }) or ["any"]
+                parts.append(f"{gpus}x {'/'.join(models)} GPU")
+            units.append(f"{unit.get('count', 1)} x ({', '.join(parts)})")
+    return "; ".join(units)
+
+
 def card_text(card: dict[str, Any]) -> str:
     """A plain-text rendering of a card (ADK confirmation hint, CLI, bots)."""
     if card["action"] == "close deployment":
@@ -199,7 +223,7 @@ def card_text(card: dict[str, Any]) -> str:
         )
     return (
         f"Create deployment {card['dseq']} on {card['network']} ({card['chain_id']}): "
-        f"{', '.join(card['images'])}, ports {', '.join(str(p['port']) + '->' + str(p['as']) for p in card['ports']) or 'none'}. "
+        f"{', '.join(card['images'])} on {card.get('resources') or 'the template resources'}, ports {', '.join(str(p['port']) + '->' + str(p['as']) for p in card['ports']) or 'none'}. "
         f"Deposit {card['deposit_act']} ACT (${card['deposit_usd']}), max price {card['max_price_uact_per_block']} uact/block "
         f"(${card['max_usd_per_hour']}/h, ${card['max_usd_per_month']}/month). Provider: {card['provider']}. "
         f"Fee at most {card['fee_uakt_max']} uakt. Plan {card['plan_hash'][:12]}."
