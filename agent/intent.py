@@ -74,6 +74,7 @@ class Intent:
     alternatives: tuple[dict[str, Any], ...] = ()
     # How Necto sized the GPUs from a model size the user named ("llama 3 70b"), said in the reply
     sizing: str | None = None
+    model: str | None = None  # a Hugging Face repo id to serve ("serve Qwen/Qwen2.5-7B-Instruct")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -746,9 +747,26 @@ def _find_price_amount(text: str) -> Price | None:
 # --------------------------------------------------------------------------------------------------
 
 
+_HF_MODEL = re.compile(
+    r"\b(?:model|serve|serving|run|running|host|with)\s+([A-Za-z0-9][\w-]*/[A-Za-z0-9][\w.-]*)(?![\w.:/-])"
+)
+
+
+def find_model(original: str) -> tuple[str, int, int] | None:
+    """A Hugging Face repo id named as the thing to serve (no registry host, no tag: not an image)."""
+    for match in _HF_MODEL.finditer(original):
+        repo = match.group(1).rstrip(".")
+        if "." not in repo.split("/")[0]:
+            return repo, match.start(1), match.start(1) + len(repo)
+    return None
+
+
 def _request_args(original: str, lowered: str, notes: list[str]) -> tuple[dict[str, Any], int | None]:
     masked = _Masked(lowered)
     args: dict[str, Any] = {}
+    named_model = find_model(original)
+    if named_model is not None:
+        masked.blank(named_model[1], named_model[2])
     image = _find_image(original, masked)
     port = _find_port(masked)
     per_hour, total = _find_budget(masked, notes)
@@ -767,6 +785,8 @@ def _request_args(original: str, lowered: str, notes: list[str]) -> tuple[dict[s
     if workload is None and image:
         base = image.split("@")[0].rsplit(":", 1)[0].split("/")[-1].lower()
         workload = _IMAGE_WORKLOADS.get(base) or "custom"
+    if workload is None and named_model is not None:
+        workload = "vllm"
     if workload is None and _APP_NOUN.search(rest) and not gpu_model and not gpu_count:
         workload = "custom"
     if workload:
@@ -824,10 +844,12 @@ def llm_gpu_sizing(lowered: str, workload: str | None) -> tuple[str, int, str] |
     Weights take parameters x bytes per parameter (16-bit: 2; 8-bit: 1; 4-bit: 0.5); KV cache and runtime
     need about 20 % more. Ollama serves 4-bit quantized models by default, vLLM 16-bit.
     """
-    match = _LLM_SIZE.search(lowered)
+    named = find_model(lowered)
+    in_id = re.search(r"(?<![\d.])(\d+(?:\.\d+)?)b(?![a-z])", named[0].split("/")[-1]) if named else None
+    match = in_id or _LLM_SIZE.search(lowered)
     if not match:
         return None
-    billions = float(match.group(1) or match.group(2))
+    billions = float(next(g for g in match.groups() if g))
     if not 0.1 <= billions <= 2000:
         return None
     if re.search(r"\b(?:4[\s-]?bit|int4|q4\w*|awq|gptq)\b", lowered):
@@ -922,8 +944,9 @@ def parse_intent(text: str, *, previous: dict[str, Any] | None = None) -> Intent
             {**args, "gpu_model": model, **({"gpu_count": count} if count else {})} for model, count in models[:3]
         )
     sizing = next((n for n in notes if n.startswith("A ") and "GB of GPU memory" in n), None)
+    named_model = find_model(original)
     return Intent(action, request_args=args, port=port, follow_up=follow_up, notes=tuple(notes),
-                  alternatives=alternatives, sizing=sizing)
+                  alternatives=alternatives, sizing=sizing, model=named_model[0] if named_model else None)
 
 
 _COMPARE = re.compile(r"\b(?:vs\.?|versus|or|compared?(?:\s+(?:to|with))?|against|and)\b")

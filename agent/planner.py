@@ -235,6 +235,7 @@ def _deploy_step(intent: Intent, conversation: Conversation) -> Step:
         args = dict(intent.request_args)
         args["port"] = intent.port
         args["offer_id"] = offer.get("offer_id") if offer else None
+        args["model"] = intent.model
         return Call("build_sdl", _clean(args))
     if last.name == "build_sdl":
         plan_id = result.get("plan_id")

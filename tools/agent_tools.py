@@ -199,6 +199,7 @@ def build_agent_tools(backend: NectoToolBackend | Callable[[], NectoToolBackend]
         hours: float | None = None,
         objective: Literal["cheapest", "fastest", "reliable", "balanced"] | None = None,
         offer_id: str | None = None,
+        model: str | None = None,
         tool_context: Any = None,
     ) -> dict[str, Any]:
         """Use this to build the Akash SDL and a deployment plan (deposit, max price) from a template.
@@ -220,6 +221,7 @@ def build_agent_tools(backend: NectoToolBackend | Callable[[], NectoToolBackend]
           hours: how long it should run (sizes the escrow deposit).
           objective: cheapest, fastest, reliable or balanced.
           offer_id: the recommended offer from list_providers, if any.
+          model: for vllm, the Hugging Face model to serve (e.g. Qwen/Qwen2.5-7B-Instruct), if the user named one.
 
         Returns:
           {"status": "ok", "plan_id", "plan_hash", "sdl", "manifest_hash", "summary": {...}}
@@ -229,7 +231,9 @@ def build_agent_tools(backend: NectoToolBackend | Callable[[], NectoToolBackend]
             objective,
         )
         return await _guard(
-            lambda: svc().create_deploy_plan(args, port=port, offer_id=offer_id, owner=_owner(tool_context))
+            lambda: svc().create_deploy_plan(
+                args, port=port, offer_id=offer_id, owner=_owner(tool_context), **({"model": model} if model else {})
+            )
         )
 
     async def deploy(plan_id: str, tool_context: Any = None) -> dict[str, Any]:

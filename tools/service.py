@@ -156,6 +156,7 @@ class NectoService:
         offer_id: str | None,
         owner: str,
         env: dict[str, str] | None = None,
+        model: str | None = None,
     ) -> dict[str, Any]:
         from tools.sdl.compiler import compile_sdl
         from tools.sdl.templates import TemplateVars, render_sdl
@@ -188,17 +189,20 @@ class NectoService:
             max_deposit_uact=self.settings.max_deposit_uact,
             max_price_uact_per_block=self.settings.max_price_uact_per_block,
         )
-        variables = TemplateVars(
-            image=request.image,
-            port=port,
-            cpu=request.cpu,
-            memory_gib=request.memory_gib,
-            storage_gib=request.storage_gib,
-            gpu_model=request.gpu_model,
-            gpu_count=request.gpu_count,
-            region=request.region,
-            price_uact_per_block=pricing.max_price_uact_per_block,
-            env=env or {},
+        variables = TemplateVars.parse(
+            {
+                "image": request.image,
+                "port": port,
+                "cpu": request.cpu,
+                "memory_gib": request.memory_gib,
+                "storage_gib": request.storage_gib,
+                "gpu_model": request.gpu_model,
+                "gpu_count": request.gpu_count,
+                "region": request.region,
+                "price_uact_per_block": pricing.max_price_uact_per_block,
+                "env": env,
+                "model": model,
+            }
         )
         sdl_text = render_sdl(request.workload, variables)
         compiled = compile_sdl(sdl_text)

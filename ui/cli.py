@@ -204,6 +204,7 @@ def deploy(template: str = typer.Option(..., "--template", help="nextjs, react, 
            hours: float | None = typer.Option(None), max_usd_per_hour: float | None = typer.Option(None, "--max-usd-per-hour"),
            objective: str | None = typer.Option(None),
            env: list[str] = typer.Option([], "--env", help="KEY=VALUE environment for the container (repeatable)."),
+           model: str | None = typer.Option(None, "--model", help="Model to serve (vllm), e.g. Qwen/Qwen2.5-7B-Instruct."),
            confirm: bool = typer.Option(False, "--confirm", help="Approve the plan (required to sign)."),
            as_json: bool = typer.Option(False, "--json")) -> None:
     """Deploy non-interactively. Without --confirm it only prints the plan's confirmation card."""
@@ -221,7 +222,7 @@ def deploy(template: str = typer.Option(..., "--template", help="nextjs, react, 
         variables[key] = value
 
     async def go() -> dict[str, Any]:
-        plan = await service.create_deploy_plan(args, port=port, offer_id=None, owner=OWNER, env=variables)
+        plan = await service.create_deploy_plan(args, port=port, offer_id=None, owner=OWNER, env=variables, model=model)
         if not confirm:
             return {"plan": plan}
         return await service.execute_deploy_plan(plan["plan_id"], confirmed_hash=plan["plan_hash"], owner=OWNER)

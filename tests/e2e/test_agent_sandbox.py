@@ -126,3 +126,23 @@ async def test_impossible_requests_get_a_clear_reply_in_chat(service):
     assert unknown.confirmation is None and "traceback" not in unknown.text.lower()
     assert service.ledger.list_jobs(owner="ivy") == []
     await runner.close()
+
+
+async def test_serving_a_named_model_sizes_gpus_and_spreads_the_model_over_them(service):
+    import json as _json
+
+    import yaml
+
+    runner = InMemoryRunner(agent=build_agent(service, settings=service.settings), app_name="necto")
+    sid = await _session(runner, "nora")
+    turn = await run_turn(runner, user_id="nora", session_id=sid, text="serve Qwen/Qwen2.5-72B-Instruct")
+    build = next(c for c in turn.tool_calls if c.name == "build_sdl")
+    assert build.args["model"] == "Qwen/Qwen2.5-72B-Instruct"
+    assert (build.args["gpu_model"], build.args["gpu_count"]) == ("a100", 4)
+    plan = service.ledger.get_plan(turn.confirmation.payload["plan_id"], owner="nora")
+    sdl = yaml.safe_load(_json.loads(plan.body_json)["sdl"])
+    args = sdl["services"]["vllm"]["args"]
+    assert args[args.index("--model") + 1] == "Qwen/Qwen2.5-72B-Instruct"
+    assert args[args.index("--tensor-parallel-size") + 1] == "4"
+    assert "4x a100" in turn.confirmation.summary["resources"]
+    await runner.close()

@@ -227,3 +227,29 @@ def test_env_values_are_data_not_yaml() -> None:
     compiled = compile_sdl(text)
     assert [s["name"] for s in compiled.services] == ["web"]
     assert compiled.manifest[0]["services"][0]["env"] == [f"PAYLOAD={hostile}"]
+
+
+def test_vllm_serves_the_named_model_across_every_gpu():
+    import yaml as _yaml
+
+    from tools.sdl.templates import TemplateVars as _Vars
+    from tools.sdl.templates import render_sdl as _render
+
+    text = _render("vllm", _Vars(price_uact_per_block=Decimal(100), gpu_model="a100", gpu_count=4,
+                                 model="Qwen/Qwen2.5-72B-Instruct"))
+    args = _yaml.safe_load(text)["services"]["vllm"]["args"]
+    assert args[args.index("--model") + 1] == "Qwen/Qwen2.5-72B-Instruct"
+    assert args[-2:] == ["--tensor-parallel-size", "4"]
+    single = _yaml.safe_load(_render("vllm", _Vars(price_uact_per_block=Decimal(100))))["services"]["vllm"]["args"]
+    assert "--tensor-parallel-size" not in single
+
+
+def test_a_model_name_is_refused_where_it_means_nothing_and_when_malformed():
+    from tools.errors import InvalidRequest as _Invalid
+    from tools.sdl.templates import TemplateVars as _Vars
+    from tools.sdl.templates import render_sdl as _render
+
+    with pytest.raises(_Invalid):
+        _render("static", _Vars(price_uact_per_block=Decimal(1), model="a/b"))
+    with pytest.raises(_Invalid):
+        _Vars.parse({"price_uact_per_block": 1, "model": "a b; rm -rf /"})

@@ -72,6 +72,16 @@ class TemplateVars(BaseModel):
     price_uact_per_block: Decimal = Field(gt=0, description="bid ceiling per replica per block, in uact")
     env: dict[str, str] = Field(default_factory=dict)
     count: int = Field(default=1, ge=1, le=50)
+    model: str | None = Field(default=None, description="model to serve, for templates with a model_arg (vllm)")
+
+    @field_validator("model")
+    @classmethod
+    def _model_id(cls, value: str | None) -> str | None:
+        # A Hugging Face repo id ("Qwen/Qwen2.5-7B-Instruct"): it becomes one container argument, so keep it to
+        # the characters such ids use.
+        if value is not None and not _MODEL_ID.match(value):
+            raise ValueError("a model is a Hugging Face repo id like 'Qwen/Qwen2.5-7B-Instruct'")
+        return value
 
     @field_validator("price_uact_per_block")
     @classmethod
@@ -159,6 +169,24 @@ class TemplateInfo(BaseModel):
     required_env: tuple[str, ...]
 
 
+_MODEL_ID = re.compile(r"^[A-Za-z0-9][\w.-]{0,95}/[A-Za-z0-9][\w.-]{0,95}$")
+
+
+def _apply_model_args(workload: str, service: dict[str, Any], metadata: dict[str, Any], vars: TemplateVars) -> None:
+    """Set the served model and spread it over every GPU (``model_arg`` / ``gpu_parallel_arg`` in metadata)."""
+    args = list(service.get("args") or [])
+    model_arg, parallel_arg = metadata.get("model_arg"), metadata.get("gpu_parallel_arg")
+    if vars.model is not None:
+        if not model_arg or model_arg not in args:
+            raise InvalidRequest(f"The {workload!r} template does not take a model name.")
+        args[args.index(model_arg) + 1] = vars.model
+    if parallel_arg and vars.gpu_count and vars.gpu_count > 1:
+        # Without it vLLM loads the whole model on one GPU and the others sit idle (or it runs out of memory).
+        args += [parallel_arg, str(vars.gpu_count)]
+    if args:
+        service["args"] = args
+
+
 def list_templates(templates_dir: Path = TEMPLATES_DIR) -> list[TemplateInfo]:
     """Every template in ``templates_dir``, sorted by id."""
     return [_info(template_id, _load(templates_dir, template_id)) for template_id in _ids(templates_dir)]
@@ -231,6 +259,7 @@ def render_sdl(workload: str, vars: TemplateVars, templates_dir: Path = TEMPLATE
     if vars.storage_gib is not None:
         _volume(resources, metadata.get("storage_volume", "default"))["size"] = _size_text(vars.storage_gib)
     _apply_gpu(workload, resources, vars)
+    _apply_model_args(workload, service, metadata, vars)
 
     placement = document["profiles"]["placement"][PLACEMENT]
     if vars.region is not None:
