@@ -150,7 +150,9 @@ def _offer_notes(offer: Mapping[str, Any]) -> str:
         flags.append("not deployable here")
     parts = [safe_text(", ".join(flags), 60)] if flags else []
     if notes:
-        parts.append(safe_text(notes, 48))
+        # The table must fit the chat column: the first clause only (the full notes stay in the tool step).
+        first = str(notes).split(";")[0].split(" (")[0]
+        parts.append(safe_text(first, 32))
     return "; ".join(parts) or ""
 
 
