@@ -32,7 +32,6 @@ from tools.deploy.plan import (
     price_plan,
     uact_per_block_to_usd_per_hour,
     unb64,
-    usd_per_hour_to_uact_per_block,
 )
 from tools.errors import BudgetExceeded, InvalidRequest, NectoError, PolicyDenied
 from tools.events import EventBus
@@ -101,7 +100,7 @@ class NectoService:
             "cheapest_overall": data["offers"][0] if data["offers"] else None,
             "skipped": data["skipped"],
             "excluded_count": len(quote.ranking.excluded),
-            "explanation": quote.ranking.explain() if hasattr(quote.ranking, "explain") else "",
+            "explanation": quote.ranking.explain(),
         }
         if not data["offers"]:
             result["hint"] = _relax_hint(request)
@@ -109,42 +108,49 @@ class NectoService:
         return result
 
     async def normalize_price(self, amount: float, unit: str, akt_usd: float | None) -> dict[str, Any]:
+        """Convert a price between Akash per-block units and USD per hour/month (tools.pricing.normalize)."""
+        from tools.pricing.normalize import (
+            DenomPriceMissing,
+            block_price_from_usd_per_hour,
+            to_decimal,
+            usd_per_hour_from_block_price,
+            usd_per_month,
+        )
+
+        value = to_decimal(amount, what="the price")
+        if value < 0:
+            raise InvalidRequest("A price can't be negative.")
         akt_source = "given"
         if unit == "uakt_per_block" and akt_usd is None:
             oracle = await self.backend.akt_usd()
             if oracle is not None:
                 akt_usd, akt_source = float(oracle), "chain oracle"
+        akt = to_decimal(akt_usd, what="the AKT price") if akt_usd is not None else None
         block_time = self.settings.block_time_s
-        value = Decimal(str(amount))
-        if value < 0:
-            raise InvalidRequest("A price can't be negative.")
         inputs = {"amount": str(value), "unit": unit, "block_time_s": str(block_time)}
-        if unit in ("uact_per_block", "act_per_block"):
-            uact = value * (MICRO if unit == "act_per_block" else 1)
-            usd_h = uact_per_block_to_usd_per_hour(uact, block_time)
-            inputs["denom_usd"] = "1 (ACT is pegged to USD)"
-        elif unit == "uakt_per_block":
-            if akt_usd is None:
-                raise InvalidRequest(
-                    "Converting uakt needs the AKT price, and the chain's oracle has none right now.",
-                    hint="Say the AKT price (e.g. 'at AKT $1.30'), or quote in uact (deployments are priced in "
-                    "ACT since March 2026).",
-                )
-            usd_h = uact_per_block_to_usd_per_hour(value, block_time) * Decimal(str(akt_usd))
-            inputs["denom_usd"] = f"{akt_usd} ({akt_source})"
-            uact = usd_per_hour_to_uact_per_block(usd_h, block_time)
-        elif unit in ("usd_per_hour", "cents_per_hour", "usd_per_month"):
-            usd_h = value / (100 if unit == "cents_per_hour" else HOURS_PER_MONTH if unit == "usd_per_month" else 1)
-            uact = usd_per_hour_to_uact_per_block(usd_h, block_time)
-        else:
-            raise InvalidRequest(f"Unknown price unit {unit!r}.")
+        try:
+            if unit in ("uact_per_block", "act_per_block", "uakt_per_block"):
+                micro = value * MICRO if unit == "act_per_block" else value
+                denom = "uakt" if unit == "uakt_per_block" else "uact"
+                usd_h = usd_per_hour_from_block_price(micro, denom, block_time_s=block_time, akt_usd=akt)
+                inputs["denom_usd"] = f"{akt} ({akt_source})" if denom == "uakt" else "1 (ACT is pegged to USD)"
+            elif unit in ("usd_per_hour", "cents_per_hour", "usd_per_month"):
+                usd_h = value / (100 if unit == "cents_per_hour" else HOURS_PER_MONTH if unit == "usd_per_month" else 1)
+            else:
+                raise InvalidRequest(f"Unknown price unit {unit!r}.")
+        except DenomPriceMissing:
+            raise InvalidRequest(
+                "Converting uakt needs the AKT price, and the chain's oracle has none right now.",
+                hint="Say the AKT price (e.g. 'at AKT $1.30'), or quote in uact (deployments are priced in "
+                "ACT since March 2026).",
+            ) from None
         return {
             "status": "ok",
             "usd_per_hour": float(usd_h.quantize(Decimal("0.000001"))),
-            "usd_per_month": float((usd_h * HOURS_PER_MONTH).quantize(Decimal("0.01"))),
-            "uact_per_block": float(uact.quantize(Decimal("0.001"))),
+            "usd_per_month": float(usd_per_month(usd_h).quantize(Decimal("0.01"))),
+            "uact_per_block": block_price_from_usd_per_hour(usd_h, block_time_s=block_time),
             "inputs": inputs,
-            "formula": "usd/h = uact_per_block / 10^6 * 3600 / block_time_s * denom_usd; month = 730 h",
+            "formula": "usd/h = amount_per_block / 10^6 * 3600 / block_time_s * denom_usd; month = 730 h",
         }
 
     # --- deploy plans ------------------------------------------------------------------------------

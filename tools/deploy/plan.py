@@ -31,12 +31,16 @@ def new_id(prefix: str) -> str:
 
 
 def usd_per_hour_to_uact_per_block(usd_per_hour: Decimal, block_time_s: Decimal) -> Decimal:
-    """Inverse of pricing.md §2 for ACT (1 ACT = 1 USD): uact/block = usd/h * 10^6 * T / 3600."""
+    """Inverse of pricing.md §2 for ACT (1 ACT = 1 USD): uact/block = usd/h * 10^6 * T / 3600, kept exact
+    (not rounded to an integer like ``block_price_from_usd_per_hour``): caps carry fractional uact."""
     return usd_per_hour * MICRO * block_time_s / Decimal(3600)
 
 
 def uact_per_block_to_usd_per_hour(uact_per_block: Decimal, block_time_s: Decimal) -> Decimal:
-    return uact_per_block / MICRO * Decimal(3600) / block_time_s
+    """pricing.md §2 for ACT (1 ACT = 1 USD); the one formula lives in tools.pricing.normalize."""
+    from tools.pricing.normalize import usd_per_hour_from_block_price
+
+    return usd_per_hour_from_block_price(uact_per_block, "uact", block_time_s=block_time_s)
 
 
 def blocks_for_hours(hours: Decimal, block_time_s: Decimal) -> int:
