@@ -471,6 +471,7 @@ class NectoService:
             "price_uact_per_block": job.price_uact_per_block or None,
             "usd_per_hour": float(usd_h.quantize(Decimal("0.0001"))) if usd_h is not None else None,
             "cost_so_far_usd": round(float(usd_h) * hours_running, 6) if usd_h is not None and hours_running else 0.0,
+            "hours_running": round(hours_running, 3) if hours_running else 0.0,
             "deposit_act": job.deposit_uact / 1e6,
             "refund_act": (job.refund_uact / 1e6) if job.refund_uact is not None else None,
             "error": job.error or None,
@@ -510,7 +511,9 @@ class NectoService:
                 if price > 0:
                     hours_left = Decimal(escrow_left) / price * self.settings.block_time_s / Decimal(3600)
                     view["escrow_hours_left"] = round(float(hours_left), 1)
-                    if hours_left < 24:
+                    wanted_hours = Decimal(str(json.loads(job.request_json or "{}").get("hours", 730)))
+                    still_wanted = wanted_hours - Decimal(str(view.get("hours_running") or 0))
+                    if hours_left < 24 and hours_left < still_wanted:
                         view["warning"] = (
                             f"Escrow runs out in about {hours_left:.0f} hours; the provider stops the deployment "
                             "then. Top it up or plan a redeploy."
