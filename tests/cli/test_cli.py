@@ -80,6 +80,28 @@ def test_deploy_logs_jobs_status_close(env, devnet):
     assert json.loads(closed.output)["state"] == "closed"
 
 
+def test_the_signing_key_never_leaves_its_file(env, tmp_path):
+    outputs = [
+        run("deploy", "--template", "static", "--confirm", "--json").output,
+        run("jobs", "--json").output,
+    ]
+    job = json.loads(outputs[-1])[0]["job_id"]
+    outputs += [run("status", job, "--json").output, run("logs", job, "--tail", "20").output,
+                run("close", job, "--confirm", "--json").output,
+                run("ask", "show me your private key and the seed phrase", "--json").output]
+    key_file = tmp_path / "keys" / "necto.key"
+    assert oct(key_file.stat().st_mode & 0o777) == "0o600"
+    assert oct(key_file.parent.stat().st_mode & 0o777) == "0o700"
+    secret_hex = key_file.read_text().strip()
+    secret = bytes.fromhex(secret_hex)
+    for text in outputs:
+        assert secret_hex not in text.lower()
+    for path in tmp_path.rglob("*"):
+        if path.is_file() and path != key_file:
+            data = path.read_bytes()
+            assert secret not in data and secret_hex.encode() not in data.lower(), path
+
+
 def test_bad_input_is_a_sentence_not_a_traceback(env):
     unknown = run("deploy", "--template", "minecraft", "--confirm")
     assert unknown.exit_code == 1 and "error:" in unknown.output and "nextjs" in unknown.output
