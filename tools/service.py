@@ -222,7 +222,7 @@ class NectoService:
             variables = variables.model_copy(update={"price_uact_per_block": per_unit})
             sdl_text = render_sdl(request.workload, variables)
             compiled = compile_sdl(sdl_text)
-        total_cap = sum(p.amount * p.count for p in compiled.prices)
+        total_cap = sum((p.amount * p.count for p in compiled.prices), Decimal(0))
         dseq = int(datetime.now(UTC).timestamp() * 1000)  # Console's convention: unique per owner
         tx_body = self.backend.create_deployment_body(
             dseq=dseq, groups=compiled.groups, manifest_hash=compiled.manifest_hash, deposit_uact=pricing.deposit_uact

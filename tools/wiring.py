@@ -104,12 +104,12 @@ def build_service(settings: NectoSettings):
         lambda_url = lambda_url or devnet.lambda_url
         publish_sandbox(settings, devnet)
         log.info("sandbox devnet at %s", rest_url)
-    elif settings.network == "sandbox":
+    if rest_url is None:
+        raise RuntimeError(f"no REST URL for network {settings.network}")
+    if attached is None and devnet is None and settings.network == "sandbox":
         # A standalone `necto devnet` serves the console and lambda fakes beside the chain REST.
         console_url = console_url or rest_url
         lambda_url = lambda_url or f"{rest_url.rstrip('/')}/lambda"
-    if rest_url is None:
-        raise RuntimeError(f"no REST URL for network {settings.network}")
     backend = AkashBackend(settings, rest_url=rest_url, faucet=settings.network == "sandbox")
     sources = price_sources(settings, rest_url=rest_url, console_url=console_url, lambda_url=lambda_url)
     return NectoService(settings, backend=backend, sources=sources, devnet=devnet)
