@@ -145,6 +145,7 @@ async def starters(user: Any = None, language: Any = None) -> list[cl.Starter]:
     return [
         cl.Starter(label="Deploy my Next.js app cheaply", message="deploy my Next.js app cheaply"),
         cl.Starter(label="Compare GPU prices", message="compare prices for one H100 for 10 hours"),
+        cl.Starter(label="A100 or H100?", message="A100 vs H100 for 10 hours"),
         cl.Starter(label="What is running?", message="list my jobs"),
     ]
 
