@@ -222,3 +222,36 @@ async def test_uakt_prices_convert_with_the_chain_oracle(service, devnet):
     assert abs(result["usd_per_hour"] - 0.590357 * float(devnet.chain.akt_price_usd)) < 1e-5
     given = await service.normalize_price(1000, "uakt_per_block", 2.0)
     assert abs(given["usd_per_hour"] - 1.180714) < 1e-5
+
+
+async def test_a_provider_that_goes_down_after_the_lease_gets_the_deployment_closed_and_refunded(devnet, tmp_path):
+    from tools.settings import NectoSettings
+    from tools.wiring import build_service
+
+    settings = NectoSettings(data_dir=tmp_path, rest_url=devnet.rest_url, bid_wait_blocks=6, manifest_retries=2,
+                             catalog_dir=tmp_path / "none")
+    service = build_service(settings)
+    original = service.machine._send_manifest
+
+    async def provider_dies_first(job):
+        for sim in devnet.providers:
+            sim.online = lambda height: False  # the gateway now answers 503 and refuses websockets
+        return await original(job)
+
+    service.machine._send_manifest = provider_dies_first
+    try:
+        plan = await service.create_deploy_plan({"workload": "static"}, port=None, offer_id=None, owner="otto")
+        address = service.backend.address
+        before = None
+        result = await service.execute_deploy_plan(plan["plan_id"], confirmed_hash=plan["plan_hash"], owner="otto")
+        assert result["state"] == "failed"
+        assert "closed" in result["message"] and "refunded" in result["message"]
+        job = service.ledger.job(result["job_id"])
+        assert job.lease_tx_hash and job.close_tx_hash
+        assert 0 < job.refund_uact <= job.deposit_uact
+        assert await service.backend.deployment_state(job.dseq) == "closed"
+        del before, address
+    finally:
+        for sim in devnet.providers:
+            sim.__dict__.pop("online", None)
+        service.close()

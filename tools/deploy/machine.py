@@ -234,7 +234,7 @@ class DeployMachine:
                 closed_note = f" The deployment was closed; {Decimal(refund) / Decimal(1_000_000)} ACT refunded."
             except NectoError as exc:
                 closed_note = f" Closing it failed too ({exc.message}); `necto close {job.id} --confirm` retries."
-        return self._move(job, "failed", reason + closed_note, {"hint": hint}, error=reason)
+        return self._move(job, "failed", reason + closed_note, {"hint": hint}, error=reason + closed_note)
 
     async def close(self, job: Job) -> Job:
         if job.state == "closed":
