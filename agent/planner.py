@@ -477,7 +477,15 @@ def job_text(result: dict[str, Any]) -> str:
         return _error_text(result)
     job = result.get("job") if isinstance(result.get("job"), dict) else result
     line = _job_fields(job)
-    return line[0].upper() + line[1:] + "."
+    text = line[0].upper() + line[1:] + "."
+    if job.get("escrow_left_act") is not None:
+        text += f" Escrow left: {float(job['escrow_left_act']):.4f} ACT"
+        if job.get("escrow_hours_left") is not None:
+            text += f" (about {float(job['escrow_hours_left']):g} hours at the current price)"
+        text += "."
+    if job.get("warning"):
+        text += " " + _untrusted(job["warning"], 200)
+    return text
 
 
 def jobs_text(result: dict[str, Any]) -> str:

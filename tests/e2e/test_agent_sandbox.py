@@ -146,3 +146,14 @@ async def test_serving_a_named_model_sizes_gpus_and_spreads_the_model_over_them(
     assert args[args.index("--tensor-parallel-size") + 1] == "4"
     assert "4x a100" in turn.confirmation.summary["resources"]
     await runner.close()
+
+
+async def test_status_in_chat_reports_escrow_left(service):
+    plan = await service.create_deploy_plan({"workload": "static"}, port=None, offer_id=None, owner="pia")
+    await service.execute_deploy_plan(plan["plan_id"], confirmed_hash=plan["plan_hash"], owner="pia")
+    runner = InMemoryRunner(agent=build_agent(service, settings=service.settings), app_name="necto")
+    sid = await _session(runner, "pia")
+    turn = await run_turn(runner, user_id="pia", session_id=sid, text="is my app up?")
+    assert [c.name for c in turn.tool_calls] == ["deployment_status"]
+    assert "running" in turn.text.lower() and "Escrow left" in turn.text
+    await runner.close()
