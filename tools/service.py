@@ -36,7 +36,7 @@ from tools.deploy.plan import (
 from tools.errors import BudgetExceeded, InvalidRequest, NectoError, PolicyDenied
 from tools.events import EventBus
 from tools.ledger import Job, Ledger, Plan
-from tools.request import HOURS_PER_MONTH, ComputeRequest
+from tools.request import HOURS_PER_MONTH, WORKLOADS, ComputeRequest
 from tools.settings import NectoSettings
 from tools.text import clean_text
 
@@ -74,7 +74,7 @@ class NectoService:
 
         args = {k: v for k, v in args.items() if v is not None}
         workload = args.get("workload", "custom")
-        defaults = template_defaults(workload) if workload in _known_workloads() else {}
+        defaults = template_defaults(workload) if workload in WORKLOADS else {}
         merged = {**defaults, **args}
         if merged.get("gpu_model") and not merged.get("gpu_count"):
             merged["gpu_count"] = 1
@@ -234,10 +234,10 @@ class NectoService:
                 "ports": [
                     {"port": p["port"], "as": p.get("as") or p["port"], "global": p.get("global", False),
                      "proto": p.get("proto", "TCP")}
-                    for p in s.get("ports", s.get("expose", []))
+                    for p in s["ports"]
                 ],
             }
-            for s in _service_summaries(compiled)
+            for s in compiled.services
         ]
         body = {
             "kind": "deploy",
@@ -680,16 +680,6 @@ def _relax_hint(request: ComputeRequest) -> str:
         options.append("ask for fewer GPUs")
     options.append("reduce CPU or memory")
     return "No offer fits. Relax the request: " + ", or ".join(options) + "."
-
-
-def _known_workloads() -> tuple[str, ...]:
-    from tools.request import WORKLOADS
-
-    return WORKLOADS
-
-
-def _service_summaries(compiled: Any) -> list[dict[str, Any]]:
-    return list(getattr(compiled, "services", []))
 
 
 # --- the process-wide service (the agent's lazy factory, the chat, the CLI) ------------------------------

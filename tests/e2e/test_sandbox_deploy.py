@@ -85,14 +85,12 @@ async def test_budget_too_low_for_any_bid_fails_cleanly_and_refunds(service, dev
     plan = await service.create_deploy_plan(
         {"workload": "static", "max_usd_per_hour": 0.0000001}, port=None, offer_id=None, owner="bob"
     )
-    before = None
     result = await service.execute_deploy_plan(plan["plan_id"], confirmed_hash=plan["plan_hash"], owner="bob")
     assert result["status"] == "error" and result["state"] == "failed"
     assert "No provider bid" in result["message"]
     job = service.ledger.job(result["job_id"])
     assert job.refund_uact == job.deposit_uact  # no lease, so every uact came back
     assert await service.backend.deployment_state(job.dseq) == "closed"
-    del before
 
 
 async def test_bad_requests_get_clear_errors(service):
@@ -241,8 +239,6 @@ async def test_a_provider_that_goes_down_after_the_lease_gets_the_deployment_clo
     service.machine._send_manifest = provider_dies_first
     try:
         plan = await service.create_deploy_plan({"workload": "static"}, port=None, offer_id=None, owner="otto")
-        address = service.backend.address
-        before = None
         result = await service.execute_deploy_plan(plan["plan_id"], confirmed_hash=plan["plan_hash"], owner="otto")
         assert result["state"] == "failed"
         assert "closed" in result["message"] and "refunded" in result["message"]
@@ -250,7 +246,6 @@ async def test_a_provider_that_goes_down_after_the_lease_gets_the_deployment_clo
         assert job.lease_tx_hash and job.close_tx_hash
         assert 0 < job.refund_uact <= job.deposit_uact
         assert await service.backend.deployment_state(job.dseq) == "closed"
-        del before, address
     finally:
         for sim in devnet.providers:
             sim.__dict__.pop("online", None)
