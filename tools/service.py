@@ -84,8 +84,10 @@ class NectoService:
         from tools.pricing.quote import gather_quote
 
         request = self.build_request(args)
+        now = datetime.now(UTC)
         quote = await gather_quote(
-            request, self.sources, now=datetime.now(UTC), timeout_s=self.settings.http_timeout_s
+            request, self.sources, now=now, timeout_s=self.settings.http_timeout_s,
+            blocked=self.ledger.blocked_offers(owner, now),
         )
         data = quote.to_json()
         offers = data["offers"][:limit]
@@ -106,6 +108,11 @@ class NectoService:
             result["hint"] = _relax_hint(request)
         self._last_quote[owner] = {"request": request, "offers": {o["offer_id"]: o for o in data["offers"]}}
         return result
+
+    def last_quote_offers(self, owner: str = "local", limit: int = 80) -> list[dict[str, Any]]:
+        """The ranked offers (JSON dicts) of ``owner``'s last quote, best first: the chart's points."""
+        cached = self._last_quote.get(owner)
+        return list(cached["offers"].values())[:limit] if cached else []
 
     async def normalize_price(self, amount: float, unit: str, akt_usd: float | None) -> dict[str, Any]:
         """Convert a price between Akash per-block units and USD per hour/month (tools.pricing.normalize)."""
@@ -620,7 +627,8 @@ class NectoService:
             # Ranking is advice on top of the hard rule (price <= the cap the user approved).
             log.warning("bid ranking unavailable (%s); choosing the lowest price", exc)
             return sorted(bids, key=lambda b: (b.price_uact_per_block, b.provider))[0]
-        for ranked in rank(offers, request, now=datetime.now(UTC)).offers:
+        now = datetime.now(UTC)
+        for ranked in rank(offers, request, now=now, blocked=self.ledger.blocked_offers(job.owner, now)).offers:
             bid = by_provider.get(ranked.offer.provider_address or "")
             if bid is not None:
                 return bid

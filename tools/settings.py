@@ -89,6 +89,7 @@ class NectoSettings(BaseSettings):
     bid_deadline_s: float = 120.0  # wall-clock bound on waiting for bids
     manifest_retries: int = 10
     lease_ready_timeout_s: float = 120.0
+    failed_offer_block_s: int = 3600  # a provider that failed a launch is left out of quotes this long
 
     # --- the model ---------------------------------------------------------------------------------
     google_api_key: SecretStr | None = Field(

@@ -29,6 +29,7 @@ import chainlit as cl  # noqa: E402
 
 from agent.conversation import PendingConfirmation, ToolCall, TurnResult, answer_confirmation, run_turn  # noqa: E402
 from ui import render  # noqa: E402
+from ui.chart import price_performance_svg  # noqa: E402
 
 log = logging.getLogger("necto.ui")
 
@@ -183,11 +184,28 @@ async def show_turn(state: ChatState, turn: TurnResult, depth: int = 0) -> None:
     for call in turn.tool_calls:
         await _tool_step(call)
         if call.name == "list_providers" and (call.result or {}).get("status") == "ok":
-            await _say(render.offers_table(call.result or {}))
+            await _show_comparison(state, call.result or {})
     if turn.text:
         await cl.Message(content=turn.text, author="Necto").send()
     if turn.confirmation is not None and depth < 3:
         await confirm(state, turn, depth)
+
+
+async def _show_comparison(state: ChatState, result: dict[str, Any]) -> None:
+    """The comparison table, and under it the price-versus-performance chart of every ranked offer."""
+    elements: list[Any] = []
+    try:
+        service, _ = await backend()
+        offers = service.last_quote_offers(state.user_id) or list(result.get("offers") or [])
+        recommended = (result.get("recommendation") or {}).get("offer_id")
+        svg = price_performance_svg(offers, recommended=recommended)
+        if svg is not None:
+            elements.append(
+                cl.Image(name="price-vs-performance.svg", content=svg.encode(), mime="image/svg+xml", display="inline")
+            )
+    except Exception:  # the chart is a bonus; the table must still show
+        log.exception("price/performance chart failed")
+    await cl.Message(content=render.offers_table(result), author="Necto", elements=elements).send()
 
 
 async def _tool_step(call: ToolCall) -> None:

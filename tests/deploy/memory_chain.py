@@ -11,7 +11,7 @@ import json
 from decimal import Decimal
 
 from tools.deploy.backend import Bid, IncludedTx, LeaseReadiness
-from tools.errors import ManifestRejected
+from tools.errors import BroadcastError, ManifestRejected
 
 
 class Crash(BaseException):
@@ -33,6 +33,7 @@ class MemoryChain:
         self.crash_after_sign = False
         self.drop_broadcast = False
         self.ready_after_polls = 1
+        self.refuse_lease_for: set[str] = set()  # providers whose lease tx fails in DeliverTx
         self._polls = 0
 
     @property
@@ -59,6 +60,8 @@ class MemoryChain:
         tx_hash = hashlib.sha256(body + str(len(self.signed)).encode()).hexdigest().upper()
         self.signed.append(msg)
         on_signed(tx_hash)
+        if msg["type"] == "lease" and msg["provider"] in self.refuse_lease_for:
+            raise BroadcastError("bid not open", code=11, raw_log="bid not open")
         if self.drop_broadcast and msg["type"] == "create":
             raise Crash("died before the node saw the tx")
         self._apply(msg)

@@ -136,3 +136,40 @@ async def test_progress_events_reach_subscribers(tmp_path):
         seen.append(queue.get_nowait()["state"])
     assert seen[0] == "signed" and seen[-1] == "running"
     assert other.empty()  # another user's subscriber sees nothing
+
+
+async def test_refused_lease_fails_over_to_the_next_bid_and_blocks_the_provider(tmp_path):
+    chain = MemoryChain(bids=[("akash1cheap", "5"), ("akash1next", "6")])
+    chain.refuse_lease_for = {"akash1cheap"}
+    ledger, machine, job = _setup(tmp_path, chain)
+    done = await machine.run(job, tx_body=chain.create_deployment_body(dseq=7, groups=[], manifest_hash=b"", deposit_uact=500_000))
+    assert done.state == "running" and done.provider == "akash1next"
+    assert [m["type"] for m in chain.signed] == ["create", "lease", "lease"]
+    from datetime import UTC, datetime
+
+    blocked = ledger.blocked_offers("alice", datetime.now(UTC))
+    assert list(blocked) == ["akash:akash1cheap"] and "refused" in blocked["akash:akash1cheap"]
+    assert ledger.blocked_offers("bob", datetime.now(UTC)) == {}  # blocks are per owner
+    assert any("trying the next bid" in e.message for e in ledger.events("job_1"))
+
+
+async def test_every_lease_refused_closes_and_refunds(tmp_path):
+    chain = MemoryChain(bids=[("akash1a", "5"), ("akash1b", "6")])
+    chain.refuse_lease_for = {"akash1a", "akash1b"}
+    ledger, machine, job = _setup(tmp_path, chain)
+    done = await machine.run(job, tx_body=chain.create_deployment_body(dseq=7, groups=[], manifest_hash=b"", deposit_uact=500_000))
+    assert done.state == "failed" and chain.deployments[7]["state"] == "closed"
+    assert done.refund_uact == 500_000
+    assert [m["type"] for m in chain.signed] == ["create", "lease", "lease", "close"]
+
+
+async def test_provider_failing_after_the_lease_is_blocked_until_the_block_expires(tmp_path):
+    from datetime import UTC, datetime, timedelta
+
+    chain = MemoryChain()
+    chain.reject_manifest = True
+    ledger, machine, job = _setup(tmp_path, chain, failed_offer_block_s=600)
+    await machine.run(job, tx_body=chain.create_deployment_body(dseq=7, groups=[], manifest_hash=b"", deposit_uact=500_000))
+    now = datetime.now(UTC)
+    assert "akash:akash1cheap" in ledger.blocked_offers("alice", now)
+    assert ledger.blocked_offers("alice", now + timedelta(seconds=601)) == {}

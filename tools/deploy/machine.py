@@ -17,12 +17,12 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from tools.deploy.backend import Bid, ChainBackend
-from tools.errors import ManifestRejected, NectoError, NoBids, ProviderError
+from tools.errors import BroadcastError, ManifestRejected, NectoError, NoBids, ProviderError
 from tools.events import EventBus
 from tools.ledger import Job, Ledger
 from tools.settings import NectoSettings
@@ -33,6 +33,9 @@ log = logging.getLogger(__name__)
 STATES = ("plan", "confirmed", "signed", "broadcast", "bids", "lease", "manifest_sent", "running", "failed", "closed")
 
 BidChooser = Callable[[list[Bid], Job], Bid | None]
+MAX_LEASE_ATTEMPTS = 3
+# States in which a failure is the chosen provider's doing: its offer is blocked for the owner.
+PROVIDER_STATES = frozenset({"lease", "manifest_sent"})
 
 
 class DeployMachine:
@@ -83,6 +86,9 @@ class DeployMachine:
         except NoBids as exc:
             return await self._fail_and_close(job.id, exc.message, hint=exc.hint)
         except NectoError as exc:
+            current = self.ledger.job(job.id)
+            if current.state in PROVIDER_STATES:
+                self._block_provider(current, current.provider, exc.message)
             return await self._fail_and_close(job.id, exc.message, hint=exc.hint)
 
     async def _create_deployment(self, job: Job, tx_body: bytes) -> Job:
@@ -155,12 +161,39 @@ class DeployMachine:
             await asyncio.sleep(max(0.02, block_time / 2))
         cap = Decimal(job.max_price_uact_per_block)
         acceptable = [b for b in seen.values() if b.price_uact_per_block <= cap and b.denom == "uact"]
-        chosen = self.choose_bid(acceptable, job) if acceptable else None
-        if chosen is None:
-            raise NoBids(
-                f"No provider bid at or under {cap} uact/block within {self.settings.bid_wait_blocks} blocks.",
-                hint="Raise the budget, relax the region or GPU model, or try again later.",
-            )
+        for _attempt in range(MAX_LEASE_ATTEMPTS):
+            chosen = self.choose_bid(acceptable, job) if acceptable else None
+            if chosen is None:
+                raise NoBids(
+                    f"No provider bid at or under {cap} uact/block within {self.settings.bid_wait_blocks} blocks.",
+                    hint="Raise the budget, relax the region or GPU model, or try again later.",
+                )
+            try:
+                return await self._lease(job, chosen)
+            except BroadcastError as exc:
+                # The chain refused this lease (the bid closed, the provider went away): block that provider
+                # and take the next-best bid (pricing.md §3 failover). A timeout is NOT retried: the lease may
+                # still land, and a second lease on the same order must never be attempted blind.
+                self._block_provider(job, chosen.provider, f"its lease was refused ({exc.message})")
+                acceptable = [b for b in acceptable if b.provider != chosen.provider]
+                self._note(job, f"The lease with {chosen.provider} was refused ({exc.message}); trying the next bid.")
+        raise NoBids(
+            f"{MAX_LEASE_ATTEMPTS} leases in a row were refused.",
+            hint="Try again later; the providers that refused are skipped for a while.",
+        )
+
+    def _block_provider(self, job: Job, provider: str, reason: str) -> None:
+        """Keep a provider that failed this owner out of quotes and bid choices for a while."""
+        if not provider:
+            return
+        now = datetime.now(UTC)
+        self.ledger.block_offer(
+            owner=job.owner, offer_id=f"akash:{provider}", job_id=job.id,
+            reason=f"{reason[:160]} (job {job.id}, {now:%H:%M} UTC)",
+            until=now + timedelta(seconds=self.settings.failed_offer_block_s),
+        )
+
+    async def _lease(self, job: Job, chosen: Bid) -> Job:
         info = await self.backend.provider_info(chosen.provider)
         host_uri = str(info.get("host_uri", ""))
         name = _provider_name(info)

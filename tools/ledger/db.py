@@ -14,7 +14,7 @@ from sqlalchemy import event
 from sqlmodel import Session, SQLModel, create_engine, select
 
 from tools.errors import JobNotFound, PlanNotFound
-from tools.ledger.models import AuditEntry, Job, JobEvent, Plan
+from tools.ledger.models import AuditEntry, BlockedOffer, Job, JobEvent, Plan
 
 TERMINAL_STATES = frozenset({"failed", "closed"})
 
@@ -160,6 +160,25 @@ class Ledger:
         with self.session() as s:
             return list(s.exec(select(AuditEntry).where(AuditEntry.owner == owner).order_by(AuditEntry.id)).all())
 
+
+    # --- failover: offers blocked after a failed launch -----------------------------------------------
+    def block_offer(self, *, owner: str, offer_id: str, reason: str, until: datetime, job_id: str = "") -> None:
+        with self.session() as s:
+            s.add(BlockedOffer(owner=owner, offer_id=offer_id, reason=reason, until=until, job_id=job_id))
+            s.commit()
+
+    def blocked_offers(self, owner: str, now: datetime) -> dict[str, str]:
+        """``{offer_id: reason}`` of the owner's blocks still in force at ``now`` (the latest reason wins)."""
+        with self.session() as s:
+            rows = s.exec(
+                select(BlockedOffer).where(BlockedOffer.owner == owner).order_by(BlockedOffer.id)
+            ).all()
+        blocked: dict[str, str] = {}
+        for row in rows:
+            until = row.until if row.until.tzinfo else row.until.replace(tzinfo=UTC)
+            if until > now:
+                blocked[row.offer_id] = row.reason
+        return blocked
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()

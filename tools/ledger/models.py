@@ -91,3 +91,19 @@ class AuditEntry(SQLModel, table=True):
     tx_hash: str = ""
     result: str = ""
     at: datetime = Field(default_factory=utcnow)
+
+
+class BlockedOffer(SQLModel, table=True):
+    """An offer that failed for this owner (no launch, provider down): excluded from quotes until ``until``.
+
+    SkyPilot's failover idea (pricing.md §3): a failed launch blocks that offer and the next quote re-ranks
+    without it. Blocks expire, so a provider that was down for an hour gets another chance later.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    owner: str = Field(index=True)
+    offer_id: str = Field(index=True)
+    reason: str
+    job_id: str = ""
+    at: datetime = Field(default_factory=utcnow)
+    until: datetime
