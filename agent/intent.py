@@ -771,6 +771,7 @@ def _request_args(original: str, lowered: str, notes: list[str]) -> tuple[dict[s
     port = _find_port(masked)
     per_hour, total = _find_budget(masked, notes)
     hours = _find_hours(masked)
+    filters = _find_filters(masked)
     gpu_model, gpu_count = _find_gpu(masked, notes)
     memory = _find_size(masked, r"ram|memory|mem")
     storage = _find_size(masked, r"disk|disks|storage|ssd|nvme|hdd|space|volume|drive|persistent storage")
@@ -827,7 +828,46 @@ def _request_args(original: str, lowered: str, notes: list[str]) -> tuple[dict[s
     objective = _objective(rest, notes)
     if objective:
         args["objective"] = objective
+    args.update(filters)
     return args, port
+
+
+# Hard filters beyond the request's own fields (tools.pricing.rank.OfferFilters), from plain phrases.
+_SOURCE_NAMES = ("akash", "aws", "lambda", "ionet", "io.net", "render", "runpod", "vast", "shadeform", "spheron")
+_SOURCE_ALIASES = {"io.net": "ionet", "runpod": "skypilot:runpod", "vast": "skypilot:vast",
+                   "shadeform": "skypilot:shadeform", "spheron": "skypilot:spheron"}
+_SOURCE_RE = "|".join(re.escape(name) for name in _SOURCE_NAMES)
+
+
+def _find_filters(masked: _Masked) -> dict[str, Any]:
+    """``min_vram_gib``, ``audited_only``, ``min_uptime``, ``sources``, ``pricing_models``, ``gpu_class``."""
+    found: dict[str, Any] = {}
+    vram = masked.take(
+        rf"(?:\b(?:at\s+least|min(?:imum)?|over|more\s+than)\s+)?{_NUM}\s*{_SIZE_UNIT}\b\s*(?:of\s+)?"
+        r"(?:vram|gpu\s+(?:memory|ram))\b"
+    ) or masked.take(rf"\b(?:vram|gpu\s+memory)\s*(?:of|:|>=|at\s+least|over)?\s*{_NUM}\s*{_SIZE_UNIT}\b")
+    if vram:
+        found["min_vram_gib"] = _gib(vram.group(1), vram.group(2))
+    if masked.take(r"\b(?:only\s+audited|audited\s+(?:providers?\s+)?only|audited\s+providers?)\b"):
+        found["audited_only"] = True
+    uptime = masked.take(r"\buptime\s*(?:of|above|over|>=?|at\s+least|better\s+than)?\s*(\d{2}(?:\.\d+)?)\s*%")
+    if uptime and 0 < float(uptime.group(1)) <= 100:
+        found["min_uptime"] = round(float(uptime.group(1)) / 100, 6)
+    only = masked.take(rf"\bonly\s+(?:on|from|at|with)\s+({_SOURCE_RE})\b") or masked.take(
+        rf"\b(?:on|from|at|with)\s+({_SOURCE_RE})\s+only\b"
+    )
+    if only:
+        name = only.group(1)
+        found["sources"] = [_SOURCE_ALIASES.get(name, name)]
+    if masked.take(r"\b(?:no|without|avoid|not)\s+spot\b|\bon[\s-]demand\s+only\b|\bnon[\s-]spot\b"):
+        found["pricing_models"] = ["fixed", "auction", "token"]
+    elif masked.take(r"\bspot\s+only\b|\bonly\s+spot\b"):
+        found["pricing_models"] = ["spot"]
+    gpu_class = masked.take(r"\b(data\s*cent(?:er|re)|consumer|workstation)[\s-]+(?:grade\s+)?(?:gpus?|cards?)\b")
+    if gpu_class:
+        word = gpu_class.group(1).replace(" ", "")
+        found["gpu_class"] = "datacenter" if word.startswith("data") else word
+    return found
 
 
 _LLM_SIZE = re.compile(

@@ -427,9 +427,10 @@ def build_rest_app(chain: Chain, fleet: ProviderFleet | None = None) -> Starlett
                 }
             )
 
-    lambda_app = _lambda_app(chain.seed)
-    if lambda_app is not None:
-        routes.append(Mount("/lambda", app=lambda_app))
+    for prefix, module_name, builder in MARKET_FAKES:
+        app = _market_fake(module_name, builder, chain.seed)
+        if app is not None:
+            routes.append(Mount(prefix, app=app))
 
     async def not_found(request: Request, exc: HTTPException) -> JSONResponse:
         if exc.status_code == 404:
@@ -448,14 +449,22 @@ def build_rest_app(chain: Chain, fleet: ProviderFleet | None = None) -> Starlett
     return Starlette(routes=routes, exception_handlers={HTTPException: not_found, Exception: internal})
 
 
-def _lambda_app(seed: int) -> Any:
-    """The fake Lambda Cloud API (devnet/lambda_api.py, written separately), if present."""
+# The other markets' fakes, served beside the chain so one sandbox URL carries every price source:
+# (mount prefix, module, builder(seed) -> ASGI app).
+MARKET_FAKES: tuple[tuple[str, str, str], ...] = (
+    ("/lambda", "devnet.lambda_api", "build_lambda_app"),
+    ("/aws", "devnet.aws_api", "build_aws_app"),
+    ("/ionet", "devnet.ionet_api", "build_ionet_app"),
+    ("/render", "devnet.render_api", "build_render_app"),
+    ("/coingecko", "devnet.coingecko_api", "build_coingecko_app"),
+)
+
+
+def _market_fake(module_name: str, builder: str, seed: int) -> Any:
+    """A market's fake API app; a broken fake is logged and left out rather than taking the devnet down."""
     try:
-        module = importlib.import_module("devnet.lambda_api")
-    except ImportError:
+        module = importlib.import_module(module_name)
+        return getattr(module, builder)(seed)
+    except Exception:
+        logger.warning("%s failed to load; it is not served", module_name, exc_info=True)
         return None
-    except Exception:  # a half-written module must not take the whole devnet down
-        logger.warning("devnet.lambda_api failed to import; /lambda is not served", exc_info=True)
-        return None
-    build = getattr(module, "build_lambda_app", None)
-    return build(seed) if callable(build) else None

@@ -62,10 +62,21 @@ class NectoService:
         self.sources = sources if sources is not None else []
         self.devnet = devnet
         self._last_quote: dict[str, dict[str, Any]] = {}
+        self.block_time = settings.block_time_s  # seconds per block for pricing; refreshed from the chain
         self._running: dict[str, asyncio.Task] = {}
         self.machine = DeployMachine(
             ledger=self.ledger, backend=backend, settings=settings, events=self.events, choose_bid=self._choose_bid
         )
+
+    async def refresh_block_time(self) -> Decimal:
+        """The block time prices are converted with: measured on a real network, mainnet's in the sandbox."""
+        measure = getattr(self.backend, "pricing_block_time_s", None)
+        if measure is not None:
+            try:
+                self.block_time = Decimal(await measure())
+            except NectoError as exc:
+                log.warning("block time unavailable (%s); keeping %s s", exc.message, self.block_time)
+        return self.block_time
 
     # --- quotes ------------------------------------------------------------------------------------
     def build_request(self, args: dict[str, Any]) -> ComputeRequest:
@@ -133,7 +144,7 @@ class NectoService:
             if oracle is not None:
                 akt_usd, akt_source = float(oracle), "chain oracle"
         akt = to_decimal(akt_usd, what="the AKT price") if akt_usd is not None else None
-        block_time = self.settings.block_time_s
+        block_time = await self.refresh_block_time()
         inputs = {"amount": str(value), "unit": unit, "block_time_s": str(block_time)}
         try:
             if unit in ("uact_per_block", "act_per_block", "uakt_per_block"):
@@ -192,7 +203,7 @@ class NectoService:
         if offer is not None and not offer.get("deployable", False):
             offer = None
         expected = Decimal(str(offer["usd_per_hour"])) if offer else None
-        block_time = self.settings.block_time_s
+        block_time = await self.refresh_block_time()
         pricing = price_plan(
             expected_usd_per_hour=expected,
             max_usd_per_hour=request.max_usd_per_hour,
@@ -461,7 +472,7 @@ class NectoService:
 
     def job_view(self, job: Job) -> dict[str, Any]:
         price = Decimal(job.price_uact_per_block) if job.price_uact_per_block else None
-        usd_h = uact_per_block_to_usd_per_hour(price, self.settings.block_time_s) if price is not None else None
+        usd_h = uact_per_block_to_usd_per_hour(price, self.block_time) if price is not None else None
         hours_running = None
         if job.running_at:
             end = _aware(job.closed_at) if job.closed_at else datetime.now(UTC)
@@ -516,7 +527,7 @@ class NectoService:
                 view["escrow_left_act"] = escrow_left / 1e6
                 price = Decimal(job.price_uact_per_block or 0)
                 if price > 0:
-                    hours_left = Decimal(escrow_left) / price * self.settings.block_time_s / Decimal(3600)
+                    hours_left = Decimal(escrow_left) / price * self.block_time / Decimal(3600)
                     view["escrow_hours_left"] = round(float(hours_left), 1)
                     wanted_hours = Decimal(str(json.loads(job.request_json or "{}").get("hours", 730)))
                     still_wanted = wanted_hours - Decimal(str(view.get("hours_running") or 0))
@@ -621,7 +632,7 @@ class NectoService:
         try:
             offers = offers_from_bids(
                 {"bids": [b.raw for b in bids]}, self._provider_cache(), request,
-                block_time=self.settings.block_time_s, now=datetime.now(UTC),
+                block_time=self.block_time, now=datetime.now(UTC),
             )
         except (PricingError, NectoError) as exc:
             # Ranking is advice on top of the hard rule (price <= the cap the user approved).

@@ -49,6 +49,22 @@ class NectoSettings(BaseSettings):
     lambda_api_url: str | None = None  # fixed-rate catalog; the sandbox serves a local fake
     lambda_api_key: SecretStr | None = None
     catalog_dir: Path | None = None  # SkyPilot catalogs (<dir>/<cloud>/vms.csv); None: ~/.sky/catalogs/v8 if present
+    # Other markets. In the sandbox every URL left unset points at the devnet's fake of that market
+    # (<devnet>/aws, /ionet, /render, /coingecko); elsewhere a source without its URL or key is not asked.
+    aws_pricing_url: str | None = None  # Price List bulk files; real: https://pricing.us-east-1.amazonaws.com
+    aws_ec2_url: str | None = None  # one EC2 Query endpoint; None: https://ec2.<region>.amazonaws.com
+    aws_spot_advisor_url: str | None = None  # real: https://spot-bid-advisor.s3.amazonaws.com/spot-advisor-data.json
+    aws_access_key_id: SecretStr | None = None  # for DescribeSpotPriceHistory; on-demand prices need none
+    aws_secret_access_key: SecretStr | None = None
+    aws_regions: tuple[str, ...] = ("us-east-1", "us-west-2", "eu-west-1")
+    aws_enabled: bool = False  # outside the sandbox: the Price List files are large; opt in
+    ionet_api_url: str | None = None  # real: https://api.io.solutions
+    ionet_api_key: SecretStr | None = None
+    render_prices_url: str | None = None  # a JSON price document (Render publishes prices on a web page)
+    coingecko_api_url: str | None = None  # None: https://api.coingecko.com (sandbox: the devnet's fake)
+    coingecko_api_key: SecretStr | None = None
+    price_sources: tuple[str, ...] | None = None  # only these sources (akash, lambda, aws, ionet, render, skypilot)
+    price_cache_dir: Path | None = None  # None: <data_dir>/cache
     allowed_chain_ids: tuple[str, ...] = ("necto-sandbox-1", "sandbox-2", "akashnet-2")
 
     # --- the embedded devnet (sandbox network only) --------------------------------------------------

@@ -7,6 +7,7 @@ allow-list (``tools.akash.messages.assert_signable``) and that equal the bytes t
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 from typing import Any
@@ -26,6 +27,7 @@ from tools.settings import NectoSettings
 log = logging.getLogger(__name__)
 
 DEC_PLACES = Decimal("0.000000000000000001")
+BLOCK_TIME_CACHE_S = 600
 
 
 def tx_body_bytes(msgs: list[Any], memo: str = "") -> bytes:
@@ -63,6 +65,7 @@ class AkashBackend:
         self.faucet = faucet
         self.provider_cache: dict[str, Any] = {}
         self._measured_block_time: Decimal | None = None
+        self._pricing_block_time: tuple[Decimal, float] | None = None
 
     @property
     def address(self) -> str:
@@ -161,6 +164,27 @@ class AkashBackend:
             balances = await rest.balances(self.address)
         return int(balances.get("uact", 0))
 
+    async def pricing_block_time_s(self) -> Decimal:
+        """Seconds per block for converting prices (pricing.md §2): measured over the last 20 blocks on a
+        real network (cached 10 min); the sandbox prices as if it were mainnet (settings.block_time_s), since
+        its blocks are accelerated for demos and tests."""
+        if self.settings.network == "sandbox":
+            return self.settings.block_time_s
+        now = time.monotonic()
+        if self._pricing_block_time is not None and now - self._pricing_block_time[1] < BLOCK_TIME_CACHE_S:
+            return self._pricing_block_time[0]
+        try:
+            async with self._rest() as rest:
+                measured = Decimal(str(await rest.measure_block_time(n=20))).quantize(Decimal("0.001"))
+        except ChainError as exc:
+            log.warning("block time not measurable (%s); using %s s", exc.message, self.settings.block_time_s)
+            return self.settings.block_time_s
+        if not Decimal(1) <= measured <= Decimal(60):
+            log.warning("measured block time %s s is implausible; using %s s", measured, self.settings.block_time_s)
+            return self.settings.block_time_s
+        self._pricing_block_time = (measured, now)
+        return measured
+
     async def block_time_s(self) -> Decimal:
         if self.settings.network == "sandbox" and self._measured_block_time is None:
             try:
@@ -176,6 +200,11 @@ class AkashBackend:
                 price = await rest.akt_price()
         except ChainError as exc:
             log.warning("AKT oracle price unavailable: %s", exc.message)
+            return None
+        health = price.raw.get("price_health") if isinstance(price.raw, dict) else None
+        if isinstance(health, dict) and health.get("is_healthy") is False:
+            # The oracle itself says its sources disagree or went quiet: a number is worse than none.
+            log.warning("AKT oracle price reported unhealthy; not used")
             return None
         return price.usd if price.usd and price.usd > 0 else None
 

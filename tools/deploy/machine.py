@@ -134,6 +134,9 @@ class DeployMachine:
     async def _collect_bids_and_lease(self, job: Job) -> Job:
         block_time = float(await self.backend.block_time_s())
         start_height = await self.backend.latest_height()
+        # Waiting uses the chain's real pace; prices use the pricing block time (mainnet's in the sandbox).
+        measure = getattr(self.backend, "pricing_block_time_s", None)
+        pricing_block_time = Decimal(await measure()) if measure else Decimal(str(block_time))
         deadline = time.monotonic() + self.settings.bid_deadline_s
         seen: dict[str, Bid] = {}
         while True:
@@ -150,7 +153,7 @@ class DeployMachine:
                     {
                         "bids": [
                             {"provider": b.provider, "uact_per_block": str(b.price_uact_per_block),
-                             "usd_per_hour": str(_usd_per_hour(b.price_uact_per_block, Decimal(str(block_time))))}
+                             "usd_per_hour": str(_usd_per_hour(b.price_uact_per_block, pricing_block_time))}
                             for b in seen.values()
                         ],
                         "blocks_left": blocks_left,

@@ -48,7 +48,7 @@ class TokenPrice:
         return self.observed_at + timedelta(seconds=self.ttl_s)
 
     def note(self) -> str:
-        """A short human note for an offer: ``"AKT $1.23 (coingecko, stale: 14m old)"``."""
+        """A short human note for an offer: ``"AKT $1.23 (coingecko)"``, ``"AKT $1.23 (coingecko, stale)"``."""
         text = f"{self.symbol} ${self.usd} ({self.source}"
         return text + (", stale)" if self.stale else ")")
 
