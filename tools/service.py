@@ -54,8 +54,13 @@ class NectoService:
         ledger: Ledger | None = None,
         sources: list[Any] | None = None,
         devnet: Any = None,
+        tokens: Any = None,
     ) -> None:
+        from tools.pricing.token_service import TokenPriceService
+
         self.settings = settings
+        # Token prices (AKT, RENDER, IO): the oracle first, then CoinGecko when wired (tools.wiring).
+        self.tokens = tokens if tokens is not None else TokenPriceService(oracle=lambda: backend.akt_usd())
         self.backend = backend
         self.ledger = ledger or Ledger(settings.effective_database_url)
         self.events = EventBus()
@@ -139,10 +144,23 @@ class NectoService:
         if value < 0:
             raise InvalidRequest("A price can't be negative.")
         akt_source = "given"
+        warnings: list[str] = []
         if unit == "uakt_per_block" and akt_usd is None:
-            oracle = await self.backend.akt_usd()
-            if oracle is not None:
-                akt_usd, akt_source = float(oracle), "chain oracle"
+            from tools.pricing.tokens import TokenPriceUnavailable
+
+            try:
+                token = await self.tokens.price("AKT")
+            except TokenPriceUnavailable as exc:
+                log.info("no AKT price: %s", exc.reason)
+            else:
+                akt_usd = token.usd
+                akt_source = f"{token.source}, observed {token.observed_at:%Y-%m-%d %H:%M} UTC"
+                if token.stale:
+                    akt_source += ", STALE"
+                    warnings.append(
+                        f"The AKT price is stale ({token.source}, observed {token.observed_at:%Y-%m-%d %H:%M} UTC): "
+                        "no fresher price could be fetched, so treat this conversion as approximate."
+                    )
         akt = to_decimal(akt_usd, what="the AKT price") if akt_usd is not None else None
         block_time = await self.refresh_block_time()
         inputs = {"amount": str(value), "unit": unit, "block_time_s": str(block_time)}
@@ -158,12 +176,13 @@ class NectoService:
                 raise InvalidRequest(f"Unknown price unit {unit!r}.")
         except DenomPriceMissing:
             raise InvalidRequest(
-                "Converting uakt needs the AKT price, and the chain's oracle has none right now.",
+                "Converting uakt needs the AKT price, and neither the chain's oracle nor CoinGecko has one right now.",
                 hint="Say the AKT price (e.g. 'at AKT $1.30'), or quote in uact (deployments are priced in "
                 "ACT since March 2026).",
             ) from None
         return {
             "status": "ok",
+            **({"warnings": warnings} if warnings else {}),
             "usd_per_hour": float(usd_h.quantize(Decimal("0.000001"))),
             "usd_per_month": float(usd_per_month(usd_h).quantize(Decimal("0.01"))),
             "uact_per_block": block_price_from_usd_per_hour(usd_h, block_time_s=block_time),

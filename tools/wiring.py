@@ -66,20 +66,68 @@ def unpublish_sandbox(settings: NectoSettings, devnet: Any) -> None:
         pass
 
 
-def price_sources(settings: NectoSettings, *, rest_url: str, console_url: str | None, lambda_url: str | None) -> list[Any]:
+SOURCE_NAMES = ("akash", "lambda", "aws", "ionet", "render", "skypilot")
+
+
+def token_prices(settings: NectoSettings, *, oracle: Any, market_base: str | None) -> Any:
+    """One TokenPriceService per service: the chain oracle for AKT first, then CoinGecko (cached, budgeted)."""
+    from tools.pricing.sources.coingecko import COINGECKO_API_URL, CoinGeckoClient
+    from tools.pricing.token_service import TokenPriceService
+
+    url = settings.coingecko_api_url or (f"{market_base}/coingecko" if market_base else COINGECKO_API_URL)
+    key = settings.coingecko_api_key.get_secret_value() if settings.coingecko_api_key else ""
+    return TokenPriceService(oracle=oracle, coingecko=CoinGeckoClient(url, key, timeout_s=settings.http_timeout_s))
+
+
+def _secret(value: Any, sandbox_default: str | None) -> str | None:
+    return value.get_secret_value() if value is not None else sandbox_default
+
+
+def price_sources(
+    settings: NectoSettings,
+    *,
+    rest_url: str,
+    console_url: str | None,
+    lambda_url: str | None,
+    market_base: str | None = None,
+    tokens: Any = None,
+) -> list[Any]:
+    """Every price source settings make available. ``market_base``: the sandbox devnet, whose fakes of the
+    other markets answer at ``<market_base>/<market>``; None on a real network, where a source needs its
+    URL (and key, where the market wants one) in settings."""
     from tools.pricing.sources.akash import AkashSource
+    from tools.pricing.sources.ionet import IonetSource
     from tools.pricing.sources.lambda_cloud import LambdaSource
+    from tools.pricing.sources.render import RenderSource
     from tools.pricing.sources.skypilot_catalog import SkyPilotCatalogSource
 
-    sources: list[Any] = [AkashSource(rest_url=rest_url, console_url=console_url, timeout_s=settings.http_timeout_s)]
-    if lambda_url:
-        key = settings.lambda_api_key.get_secret_value() if settings.lambda_api_key else "sandbox"
-        if settings.lambda_api_key or settings.network == "sandbox":
-            sources.append(LambdaSource(base_url=lambda_url, api_key=key, timeout_s=settings.http_timeout_s))
+    timeout = settings.http_timeout_s
+    sandbox = market_base is not None
+    wanted = set(settings.price_sources or SOURCE_NAMES)
+    sources: list[Any] = []
+    if "akash" in wanted:
+        sources.append(AkashSource(rest_url=rest_url, console_url=console_url, timeout_s=timeout))
+    lambda_key = _secret(settings.lambda_api_key, "sandbox" if sandbox else None)
+    if "lambda" in wanted and lambda_url and lambda_key:
+        sources.append(LambdaSource(base_url=lambda_url, api_key=lambda_key, timeout_s=timeout))
+    aws = _aws_source(settings, market_base) if "aws" in wanted else None
+    if aws is not None:
+        sources.append(aws)
+    ionet_url = settings.ionet_api_url or (f"{market_base}/ionet" if sandbox else None)
+    ionet_key = _secret(settings.ionet_api_key, "sandbox" if sandbox else None)
+    if "ionet" in wanted and ionet_url and ionet_key:
+        sources.append(IonetSource(ionet_url, ionet_key, tokens=tokens, timeout_s=timeout))
+    render_url = settings.render_prices_url or (f"{market_base}/render/gpu-prices.json" if sandbox else None)
+    if "render" in wanted and render_url:
+        sources.append(RenderSource(render_url, tokens=tokens, timeout_s=timeout))
     catalog_dir = settings.catalog_dir or Path.home() / ".sky" / "catalogs" / "v8"
-    if catalog_dir.is_dir():
+    if "skypilot" in wanted and catalog_dir.is_dir():
         sources.append(SkyPilotCatalogSource(catalog_dir))
     return sources
+
+
+def _aws_source(settings: NectoSettings, market_base: str | None) -> Any:
+    return None
 
 
 def build_service(settings: NectoSettings):
@@ -111,5 +159,10 @@ def build_service(settings: NectoSettings):
         console_url = console_url or rest_url
         lambda_url = lambda_url or f"{rest_url.rstrip('/')}/lambda"
     backend = AkashBackend(settings, rest_url=rest_url, faucet=settings.network == "sandbox")
-    sources = price_sources(settings, rest_url=rest_url, console_url=console_url, lambda_url=lambda_url)
-    return NectoService(settings, backend=backend, sources=sources, devnet=devnet)
+    market_base = rest_url.rstrip("/") if settings.network == "sandbox" else None
+    tokens = token_prices(settings, oracle=lambda: backend.akt_usd(), market_base=market_base)
+    sources = price_sources(
+        settings, rest_url=rest_url, console_url=console_url, lambda_url=lambda_url, market_base=market_base,
+        tokens=tokens,
+    )
+    return NectoService(settings, backend=backend, sources=sources, devnet=devnet, tokens=tokens)

@@ -215,7 +215,7 @@ async def test_start_up_marks_running_jobs_that_the_chain_closed(service):
 
 async def test_uakt_prices_convert_with_the_chain_oracle(service, devnet):
     result = await service.normalize_price(1000, "uakt_per_block", None)
-    assert "chain oracle" in result["inputs"]["denom_usd"]
+    assert "akash-oracle" in result["inputs"]["denom_usd"]
     # 1000 uakt/block at 6.098 s and the devnet's AKT price (1.25 USD): 0.590357 * 1.25
     assert abs(result["usd_per_hour"] - 0.590357 * float(devnet.chain.akt_price_usd)) < 1e-5
     given = await service.normalize_price(1000, "uakt_per_block", 2.0)

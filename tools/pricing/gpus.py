@@ -4,6 +4,11 @@ Keys are lower-case Akash model names (the ``model`` segment of ``vendor/nvidia/
 vocabulary as ``tools.request.GPU_MODELS``). A model can have several variants (H100 SXM / PCIe, A100 40 /
 80 GB); :func:`gpu_spec` picks one from an interface or memory hint, else the first listed.
 
+Every model also has a class (:data:`GPU_CLASSES`, :func:`gpu_class`), the ``gpu_class`` hard filter of
+``tools.pricing.rank.OfferFilters``: ``datacenter`` (passively cooled server cards: H/B/A100-class, L40S,
+L4, A10, T4, V100 ...), ``workstation`` (professional desktop cards: RTX A6000/A5000/A4000, RTX 6000 Ada)
+and ``consumer`` (GeForce: RTX 3080/3090/4090/5090).
+
 Figures are dense BF16/FP16 tensor TFLOPS without sparsity. ``eta`` is the fraction of peak a real matmul
 reaches (pricing.md §2: 0.8 for H100-class, 0.87 for A100, 0.75 default). Rows marked ``datasheet`` are not
 in pricing.md §5; they come from the NVIDIA datasheets (dense = half the "with sparsity" figure).
@@ -14,7 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import NamedTuple
+from typing import Literal, NamedTuple
 
 ETA_H100_CLASS = Decimal("0.8")
 ETA_A100 = Decimal("0.87")
@@ -77,6 +82,27 @@ GPU_SPECS: tuple[GpuSpec, ...] = (
 GPU_TABLE: dict[str, tuple[GpuSpec, ...]] = {}
 for _spec in GPU_SPECS:
     GPU_TABLE[_spec.key] = (*GPU_TABLE.get(_spec.key, ()), _spec)
+
+GpuClass = Literal["datacenter", "workstation", "consumer"]
+GPU_CLASS_NAMES: tuple[str, ...] = GpuClass.__args__  # type: ignore[attr-defined]
+
+# Every key of GPU_TABLE, of tools.request.GPU_MODELS and of the catalog names below has a class.
+# fmt: off
+GPU_CLASSES: dict[str, GpuClass] = {
+    "h200": "datacenter", "h100": "datacenter", "gh200": "datacenter", "b200": "datacenter",
+    "b300": "datacenter", "a100": "datacenter", "a800": "datacenter", "l40s": "datacenter",
+    "l40": "datacenter", "l4": "datacenter", "a40": "datacenter", "a30": "datacenter", "a10": "datacenter",
+    "t4": "datacenter", "v100": "datacenter", "p100": "datacenter",
+    "a6000": "workstation", "a5000": "workstation", "a4500": "workstation", "a4000": "workstation",
+    "rtx6000ada": "workstation", "rtx6000": "workstation", "rtxpro6000": "workstation",
+    "rtx5090": "consumer", "rtx4090": "consumer", "rtx3090": "consumer", "rtx3080": "consumer",
+}
+# fmt: on
+
+
+def gpu_class(model: str | None) -> GpuClass | None:
+    """``datacenter``, ``workstation`` or ``consumer`` for an Akash model name; None when unknown."""
+    return GPU_CLASSES.get(model.lower()) if model else None
 
 
 def gpu_spec(
@@ -144,6 +170,7 @@ _QUALIFIERS = {
     "NVIDIA",
     "TESLA",
     "GPU",
+    "GEFORCE",  # io.net: "GeForce RTX 4090"
 }
 _MEMORY_TOKEN = re.compile(r"^(\d+)G(?:B|I|IB)?$")
 
