@@ -137,3 +137,67 @@ def test_garbage_price_is_a_source_error(tmp_path):
     )
     with pytest.raises(SourceError, match="bad row"):
         SkyPilotCatalogSource(tmp_path).offers(ComputeRequest())
+
+
+def test_gpu_info_memory_conventions():
+    from tools.pricing.sources.skypilot_catalog import gpu_info_memory_gib
+
+    lambda_8x = "{'Gpus': [{'Name': 'A100', 'Count': 8.0, 'MemoryInfo': {'SizeInMiB': 40960}}], 'TotalGpuMemoryInMiB': 40960}"
+    shadeform_4x = "{'Gpus': [{'Name': 'A100-80GB', 'Count': 4.0, 'MemoryInfo': {'SizeInMiB': 80}, 'TotalGpuMemoryInMiB': 320}]}"
+    vast_2x = "{'Gpus': [{'Name': 'A100', 'Count': 2, 'MemoryInfo': {'SizeInMiB': 81920}}], 'TotalGpuMemoryInMiB': 81920}"
+    spheron = '{"Gpus": [{"Name": "H100_SXM5", "Count": 1.0, "MemoryInfo": {"SizeInMiB": 81920}}]}'
+    assert gpu_info_memory_gib("lambda", lambda_8x, 8) == 40.0  # per GPU, MiB
+    assert gpu_info_memory_gib("shadeform", shadeform_4x, 4) == 80.0  # per GPU, GB in a MiB field
+    assert gpu_info_memory_gib("vast", vast_2x, 2) == 40.0  # Vast: the total over all GPUs
+    assert gpu_info_memory_gib("vast", vast_2x.replace("81920", "95830"), 1) == 94.0  # H100 NVL
+    assert gpu_info_memory_gib("spheron", spheron, 1) == 80.0
+    assert gpu_info_memory_gib("vast", "", 1) is None and gpu_info_memory_gib("vast", None, 1) is None
+
+
+@needs_catalog
+def test_vast_a100_memory_comes_from_gpu_info():
+    # Regression (bench/skypilot_compare.py): Vast names its 80 GB A100 PCIe plain "A100", SkyPilot's 40 GB name.
+    offers = SkyPilotCatalogSource(CATALOG, observed_at=NOW, clouds=("vast",)).offers(
+        ComputeRequest(gpu_model="a100", gpu_count=1)
+    )
+    memory = {o.inputs["instance_type"]: o.gpu_memory_gib for o in offers}
+    assert memory == {"1x-A100_SXM4-32-65536": 40.0, "1x-A100_PCIE-32-65536": 80.0}
+    two = SkyPilotCatalogSource(CATALOG, observed_at=NOW, clouds=("vast",)).offers(
+        ComputeRequest(gpu_model="a100", gpu_count=2)
+    )
+    assert {o.gpu_memory_gib for o in two} == {40.0}  # 81920 MiB in total over 2 GPUs
+
+
+def test_locations_with_commas_stay_one_csv_record(tmp_path):
+    # Regression: Vast locations contain commas, so a plain ",".join could not be split back.
+    import csv
+
+    write_catalog(
+        tmp_path,
+        "vast",
+        "InstanceType,AcceleratorName,AcceleratorCount,vCPUs,MemoryGiB,GpuInfo,Price,SpotPrice,Region\r\n"
+        '1x-RTX_4090,RTX4090,1,32,64.0,,0.40,0.00,"Oregon, US, NA"\r\n'
+        '1x-RTX_4090,RTX4090,1,32,64.0,,0.40,0.00,"California, US, NA"\r\n',
+    )
+    (offer,) = SkyPilotCatalogSource(tmp_path, observed_at=NOW).offers(ComputeRequest(gpu_model="rtx4090"))
+    assert offer.region == "us-west"
+    assert next(csv.reader([offer.inputs["locations"]])) == ["California, US, NA", "Oregon, US, NA"]
+
+
+@needs_catalog
+def test_gpu_info_memory_does_not_change_the_performance_variant():
+    # Spheron's "H100_NVL" and Shadeform's "H100x8-NVLINK" rows say 80 GB in GpuInfo: the memory is reported,
+    # but the card keeps the NVL figures catalog_gpu picked from the name (not the 80 GB SXM default).
+    from tools.pricing.normalize import effective_pflops
+
+    offers = SkyPilotCatalogSource(CATALOG, observed_at=NOW, clouds=("spheron", "shadeform")).offers(
+        ComputeRequest(gpu_model="h100", gpu_count=8)
+    )
+    by_type = {o.inputs["instance_type"]: o for o in offers if o.pricing_model == "fixed"}
+    nvl = effective_pflops("h100", 8, interface="nvl")
+    for itype in ("n3-H100x8-NVLink__CANADA-1", "hyperstack_H100x8-NVLINK"):
+        assert by_type[itype].gpu_memory_gib == 80.0
+        assert by_type[itype].effective_pflops == nvl
+    assert by_type["nebius_H100-sxm5x8-NVLINK"].effective_pflops == effective_pflops(
+        "h100", 8, interface="sxm"
+    )
