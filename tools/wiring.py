@@ -127,7 +127,36 @@ def price_sources(
 
 
 def _aws_source(settings: NectoSettings, market_base: str | None) -> Any:
-    return None
+    """AWS on-demand (Price List files), spot (DescribeSpotPriceHistory) and Spot Advisor buckets.
+
+    Outside the sandbox AWS is opt-in (``aws_enabled`` or an explicit ``aws_pricing_url``): a region's Price
+    List file is hundreds of MB, downloaded once into the price cache and reused for hours."""
+    from tools.pricing.sources.aws import AwsSource
+
+    sandbox = market_base is not None
+    if not (sandbox or settings.aws_enabled or settings.aws_pricing_url):
+        return None
+    kwargs: dict[str, Any] = {
+        "regions": settings.aws_regions,
+        "cache_dir": (settings.price_cache_dir or settings.data_dir / "cache") / "aws",
+        "timeout_s": settings.http_timeout_s,
+    }
+    if sandbox:
+        from devnet.aws_api import SANDBOX_ACCESS_KEY_ID, SANDBOX_SECRET_ACCESS_KEY
+
+        kwargs.update(
+            pricing_url=f"{market_base}/aws", ec2_url=f"{market_base}/aws/ec2/",
+            spot_advisor_url=f"{market_base}/aws/spot-advisor-data.json",
+            access_key_id=SANDBOX_ACCESS_KEY_ID, secret_access_key=SANDBOX_SECRET_ACCESS_KEY,
+        )
+    for name, setting in (("pricing_url", settings.aws_pricing_url), ("ec2_url", settings.aws_ec2_url),
+                          ("spot_advisor_url", settings.aws_spot_advisor_url)):
+        if setting:
+            kwargs[name] = setting
+    if settings.aws_access_key_id and settings.aws_secret_access_key:
+        kwargs["access_key_id"] = settings.aws_access_key_id.get_secret_value()
+        kwargs["secret_access_key"] = settings.aws_secret_access_key.get_secret_value()
+    return AwsSource(**kwargs)
 
 
 def build_service(settings: NectoSettings):
