@@ -14,9 +14,14 @@ list of Offers is skipped and listed in ``quote.skipped`` as ``{"source", "reaso
                  "uptime", "audited", "capacity_available", "deployable", "estimate", "inputs"}, ...],
      "excluded": [{"offer_id", "reason"}, ...],
      "skipped": [{"source", "reason"}, ...],
-     "best": "<offer_id>" | null, "best_deployable": "<offer_id>" | null, "explanation": "..."}
+     "best": "<offer_id>" | null, "best_deployable": "<offer_id>" | null, "explanation": "...",
+     "filters": {...OfferFilters...}}   # only when extra hard filters were given
 
 Money is a JSON number; its exact decimal string is in each offer's ``inputs``.
+
+Extra hard filters beyond the request (GPU class, VRAM, uptime floor, audited only, capacity, sources,
+pricing models, total cost: ``tools.pricing.rank.OfferFilters``) go in ``gather_quote(..., filters=...)``;
+they stay with the quote, so ``Quote.block`` re-ranks under the same filters.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from tools.pricing.offer import Offer, format_usd, utc_now
-from tools.pricing.rank import RankedOffer, Ranking, rank
+from tools.pricing.rank import OfferFilters, RankedOffer, Ranking, rank
 from tools.pricing.sources import PriceSource, SourceError
 from tools.request import ComputeRequest
 
@@ -63,7 +68,7 @@ class Quote(BaseModel):
             offers.append(entry)
         best = self.ranking.best
         deployable = self.ranking.best_deployable
-        return {
+        data: dict[str, Any] = {
             "request": self.request.model_dump(mode="json"),
             "objective": self.ranking.objective,
             "observed_at": self.ranking.now.isoformat(),
@@ -74,6 +79,9 @@ class Quote(BaseModel):
             "best_deployable": deployable.offer.offer_id if deployable else None,
             "explanation": self.ranking.explain(),
         }
+        if self.ranking.filters is not None:
+            data["filters"] = self.ranking.filters.model_dump(mode="json")
+        return data
 
     def block(self, offer_id: str, reason: str = "blocked after a failed launch") -> Quote:
         """The same quote re-ranked without ``offer_id``."""
@@ -98,6 +106,7 @@ async def gather_quote(
     now: datetime | None = None,
     timeout_s: float = DEFAULT_SOURCE_TIMEOUT_S,
     blocked: dict[str, str] | None = None,
+    filters: OfferFilters | None = None,
 ) -> Quote:
     """Compare offers for ``request`` across ``sources`` (fetched concurrently) and rank them.
 
@@ -107,6 +116,7 @@ async def gather_quote(
         now: the ranking clock (default: the current UTC time, taken after fetching).
         timeout_s: per-source time limit.
         blocked: offer ids to exclude, with reasons.
+        filters: extra hard filters (``OfferFilters``); None: only the request's own.
 
     Returns:
         A Quote: ranked offers, the excluded ones with reasons, and the skipped sources.
@@ -131,7 +141,7 @@ async def gather_quote(
         else:
             offers.extend(result)
     skipped.sort(key=lambda s: (s.source, s.reason))
-    ranking = rank(offers, request, now=now or utc_now(), blocked=blocked)
+    ranking = rank(offers, request, now=now or utc_now(), blocked=blocked, filters=filters)
     return Quote(request=request, ranking=ranking, skipped=skipped)
 
 
