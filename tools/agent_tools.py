@@ -122,6 +122,27 @@ def _request_args(
     return {k: v for k, v in given.items() if v is not None}
 
 
+def _filter_args(
+    min_vram_gib: float | None,
+    gpu_class: str | None,
+    audited_only: bool | None,
+    min_uptime: float | None,
+    sources: list[str] | None,
+    pricing_models: list[str] | None,
+) -> dict[str, Any]:
+    """The hard filters the model gave (tools.pricing.rank.OfferFilters); the service validates them."""
+    given = {
+        "min_vram_gib": min_vram_gib,
+        "gpu_class": gpu_class,
+        "audited_only": audited_only or None,
+        "min_uptime": min_uptime,
+        "sources": sources or None,
+        "pricing_models": pricing_models or None,
+    }
+    return {k: v for k, v in given.items() if v is not None}
+
+
+
 def build_agent_tools(backend: NectoToolBackend | Callable[[], NectoToolBackend]) -> list[Callable[..., Any]]:
     """The nine tool functions bound to ``backend`` (or to a zero-argument factory, resolved lazily)."""
 
@@ -141,6 +162,12 @@ def build_agent_tools(backend: NectoToolBackend | Callable[[], NectoToolBackend]
         hours: float | None = None,
         objective: Literal["cheapest", "fastest", "reliable", "balanced"] | None = None,
         limit: int = 8,
+        min_vram_gib: float | None = None,
+        gpu_class: Literal["datacenter", "workstation", "consumer"] | None = None,
+        audited_only: bool | None = None,
+        min_uptime: float | None = None,
+        sources: list[str] | None = None,
+        pricing_models: list[str] | None = None,
         tool_context: Any = None,
     ) -> dict[str, Any]:
         """Use this to find and compare compute offers for a request, across Akash providers and fixed-rate clouds.
@@ -159,6 +186,13 @@ def build_agent_tools(backend: NectoToolBackend | Callable[[], NectoToolBackend]
           hours: how long the user needs it.
           objective: cheapest, fastest, reliable or balanced.
           limit: how many ranked offers to return.
+          min_vram_gib: only GPUs with at least this much memory each (GiB), e.g. 48.
+          gpu_class: datacenter, workstation or consumer GPUs only.
+          audited_only: true to keep only audited Akash providers.
+          min_uptime: minimum measured provider uptime as a fraction, e.g. 0.99.
+          sources: only these price sources (akash, lambda, aws, ionet, render, skypilot, skypilot:<cloud>).
+          pricing_models: only these pricing models (fixed, spot, auction, token); leave spot out to avoid
+            interruptible machines.
 
         Returns:
           {"status": "ok", "request": {...}, "offers": [...ranked...], "recommendation": {...} | null,
@@ -168,6 +202,7 @@ def build_agent_tools(backend: NectoToolBackend | Callable[[], NectoToolBackend]
             workload, image, cpu, memory_gib, storage_gib, gpu_model, gpu_count, region, max_usd_per_hour, hours,
             objective,
         )
+        args.update(_filter_args(min_vram_gib, gpu_class, audited_only, min_uptime, sources, pricing_models))
         return await _guard(lambda: svc().quote(args, limit=max(1, min(int(limit), 25)), owner=_owner(tool_context)))
 
     async def normalize_price(
@@ -200,6 +235,12 @@ def build_agent_tools(backend: NectoToolBackend | Callable[[], NectoToolBackend]
         objective: Literal["cheapest", "fastest", "reliable", "balanced"] | None = None,
         offer_id: str | None = None,
         model: str | None = None,
+        min_vram_gib: float | None = None,
+        gpu_class: Literal["datacenter", "workstation", "consumer"] | None = None,
+        audited_only: bool | None = None,
+        min_uptime: float | None = None,
+        sources: list[str] | None = None,
+        pricing_models: list[str] | None = None,
         tool_context: Any = None,
     ) -> dict[str, Any]:
         """Use this to build the Akash SDL and a deployment plan (deposit, max price) from a template.
@@ -222,6 +263,12 @@ def build_agent_tools(backend: NectoToolBackend | Callable[[], NectoToolBackend]
           objective: cheapest, fastest, reliable or balanced.
           offer_id: the recommended offer from list_providers, if any.
           model: for vllm, the Hugging Face model to serve (e.g. Qwen/Qwen2.5-7B-Instruct), if the user named one.
+          min_vram_gib: only bids for GPUs with at least this much memory each (GiB).
+          gpu_class: datacenter, workstation or consumer GPUs only.
+          audited_only: true to accept only audited providers' bids.
+          min_uptime: minimum measured provider uptime as a fraction, e.g. 0.99.
+          sources: price sources the user limited the comparison to (must include akash to deploy).
+          pricing_models: pricing models the user allowed (fixed, spot, auction, token).
 
         Returns:
           {"status": "ok", "plan_id", "plan_hash", "sdl", "manifest_hash", "summary": {...}}
@@ -230,6 +277,7 @@ def build_agent_tools(backend: NectoToolBackend | Callable[[], NectoToolBackend]
             workload, image, cpu, memory_gib, storage_gib, gpu_model, gpu_count, region, max_usd_per_hour, hours,
             objective,
         )
+        args.update(_filter_args(min_vram_gib, gpu_class, audited_only, min_uptime, sources, pricing_models))
         return await _guard(
             lambda: svc().create_deploy_plan(
                 args, port=port, offer_id=offer_id, owner=_owner(tool_context), **({"model": model} if model else {})

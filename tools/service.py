@@ -45,6 +45,20 @@ log = logging.getLogger(__name__)
 PLAN_TTL = timedelta(minutes=30)
 
 
+def _filter_keys() -> frozenset[str]:
+    from tools.pricing.rank import OfferFilters
+
+    return frozenset(OfferFilters.model_fields)
+
+
+FILTER_KEYS = _filter_keys()
+
+
+def _source_family(name: str) -> str:
+    """The source object that serves ``name``: ``skypilot:runpod`` comes from ``skypilot``."""
+    return name.split(":", 1)[0]
+
+
 class NectoService:
     def __init__(
         self,
@@ -85,10 +99,13 @@ class NectoService:
 
     # --- quotes ------------------------------------------------------------------------------------
     def build_request(self, args: dict[str, Any]) -> ComputeRequest:
-        """A ComputeRequest from what the user said, with the template's defaults for what they didn't."""
+        """A ComputeRequest from what the user said, with the template's defaults for what they didn't.
+
+        Hard-filter keys (``OfferFilters`` fields such as ``min_vram_gib``) are not part of the request and
+        are ignored here; ``build_filters`` reads them."""
         from tools.sdl.templates import template_defaults
 
-        args = {k: v for k, v in args.items() if v is not None}
+        args = {k: v for k, v in args.items() if v is not None and k not in FILTER_KEYS}
         workload = args.get("workload", "custom")
         defaults = template_defaults(workload) if workload in WORKLOADS else {}
         merged = {**defaults, **args}
@@ -96,14 +113,53 @@ class NectoService:
             merged["gpu_count"] = 1
         return ComputeRequest.parse(merged)
 
+    def build_filters(self, args: dict[str, Any]) -> Any:
+        """The ``OfferFilters`` in ``args`` (None when there are none); a readable error for bad values."""
+        from pydantic import ValidationError
+
+        from tools.pricing.rank import OfferFilters
+
+        given = {k: v for k, v in args.items() if k in FILTER_KEYS and v not in (None, [], ())}
+        if not given:
+            return None
+        if "sources" in given:
+            given["sources"] = self._known_source_names(given["sources"])
+        try:
+            return OfferFilters.model_validate(given)
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field = ".".join(str(p) for p in first.get("loc", ())) or "filter"
+            raise InvalidRequest(f"The {field} filter is not valid: {first.get('msg', 'bad value')}.") from None
+
+    def source_names(self) -> list[str]:
+        return sorted({str(getattr(source, "name", "")) for source in self.sources})
+
+    def _known_source_names(self, names: Any) -> list[str]:
+        names = [names] if isinstance(names, str) else list(names)
+        available = self.source_names()
+        unknown = [n for n in names if _source_family(str(n).strip().lower()) not in available]
+        if unknown:
+            raise InvalidRequest(
+                f"Unknown price source {', '.join(map(str, unknown))}.",
+                hint=f"Connected sources: {', '.join(available) or 'none'} (SkyPilot clouds as skypilot:<cloud>).",
+            )
+        return [str(n).strip().lower() for n in names]
+
     async def quote(self, args: dict[str, Any], *, limit: int = 8, owner: str = "local") -> dict[str, Any]:
+        """Rank every connected source's offers for the request in ``args`` (ComputeRequest fields plus
+        optional hard filters: ``OfferFilters`` fields, e.g. ``min_vram_gib``, ``sources``)."""
         from tools.pricing.quote import gather_quote
 
         request = self.build_request(args)
+        filters = self.build_filters(args)
+        sources = self.sources
+        if filters is not None and filters.sources:
+            families = {_source_family(name) for name in filters.sources}
+            sources = [source for source in self.sources if getattr(source, "name", "") in families]
         now = datetime.now(UTC)
         quote = await gather_quote(
-            request, self.sources, now=now, timeout_s=self.settings.http_timeout_s,
-            blocked=self.ledger.blocked_offers(owner, now),
+            request, sources, now=now, timeout_s=self.settings.http_timeout_s,
+            blocked=self.ledger.blocked_offers(owner, now), filters=filters,
         )
         data = quote.to_json()
         offers = data["offers"][:limit]
@@ -118,6 +174,8 @@ class NectoService:
             "cheapest_overall": data["offers"][0] if data["offers"] else None,
             "skipped": data["skipped"],
             "excluded_count": len(quote.ranking.excluded),
+            "sources": sorted(getattr(source, "name", "?") for source in sources),
+            **({"filters": filters.model_dump(mode="json", exclude_defaults=True)} if filters is not None else {}),
             "explanation": quote.ranking.explain(),
         }
         if not data["offers"]:
@@ -205,6 +263,12 @@ class NectoService:
         from tools.sdl.templates import TemplateVars, render_sdl
 
         request = self.build_request(args)
+        filters = self.build_filters(args)
+        if filters is not None and filters.sources and "akash" not in {_source_family(n) for n in filters.sources}:
+            raise InvalidRequest(
+                f"Necto deploys to Akash, and the filter 'sources: {', '.join(filters.sources)}' leaves Akash out.",
+                hint="Drop the source filter to deploy, or ask for a quote to compare those offers.",
+            )
         if request.workload == "custom" and not request.image:
             raise InvalidRequest(
                 "A custom deployment needs a container image.",
@@ -217,7 +281,8 @@ class NectoService:
         if offer_id and cached:
             offer = cached["offers"].get(offer_id)
         if offer is None:
-            quoted = await self.quote(request.model_dump(mode="json"), limit=1, owner=owner)
+            filter_args = {k: v for k, v in args.items() if k in FILTER_KEYS}
+            quoted = await self.quote({**request.model_dump(mode="json"), **filter_args}, limit=1, owner=owner)
             offer = quoted.get("recommendation")
         if offer is not None and not offer.get("deployable", False):
             offer = None
@@ -296,6 +361,8 @@ class NectoService:
             "preferred_provider": offer.get("provider_address") if offer else None,
             "preferred_provider_name": offer.get("provider") if offer else None,
             "offer_id": offer.get("offer_id") if offer else None,
+            # The user's hard filters also bind the bid choice (audited only, VRAM ...), so they are signed off.
+            **({"filters": filters.model_dump(mode="json", exclude_defaults=True)} if filters is not None else {}),
             "services": services,
             "resources": describe_resources(compiled.groups),
             "fee_uakt_max": self.settings.max_fee_uakt,
@@ -638,8 +705,9 @@ class NectoService:
         return results
 
     # --- bid choice ------------------------------------------------------------------------------------
-    def _choose_bid(self, bids: list[Bid], job: Job) -> Bid | None:
-        """Rank real bids with the same function that ranked the estimates (tools.pricing.rank)."""
+    async def _choose_bid(self, bids: list[Bid], job: Job) -> Bid | None:
+        """Rank real bids with the same function that ranked the estimates (tools.pricing.rank), under the
+        hard filters the user approved with the plan and without providers blocked after a failure."""
         from tools.pricing.normalize import PricingError
         from tools.pricing.rank import rank
         from tools.pricing.sources.akash import offers_from_bids
@@ -647,23 +715,56 @@ class NectoService:
         if not bids:
             return None
         request = ComputeRequest.model_validate(json.loads(job.request_json))
+        filters = self._plan_filters(job)
         by_provider = {b.provider: b for b in bids}
+        now = datetime.now(UTC)
         try:
             offers = offers_from_bids(
-                {"bids": [b.raw for b in bids]}, self._provider_cache(), request,
-                block_time=self.block_time, now=datetime.now(UTC),
+                {"bids": [b.raw for b in bids]}, await self._provider_directory(), request,
+                block_time=self.block_time, now=now,
             )
         except (PricingError, NectoError) as exc:
+            if filters is not None:
+                # The user's filters (audited only, VRAM ...) cannot be checked: take no bid rather than a wrong one.
+                log.warning("bid ranking unavailable (%s); filters cannot be checked, no bid taken", exc)
+                return None
             # Ranking is advice on top of the hard rule (price <= the cap the user approved).
             log.warning("bid ranking unavailable (%s); choosing the lowest price", exc)
             return sorted(bids, key=lambda b: (b.price_uact_per_block, b.provider))[0]
-        now = datetime.now(UTC)
-        for ranked in rank(offers, request, now=now, blocked=self.ledger.blocked_offers(job.owner, now)).offers:
+        blocked = self.ledger.blocked_offers(job.owner, now)
+        for ranked in rank(offers, request, now=now, blocked=blocked, filters=filters).offers:
             bid = by_provider.get(ranked.offer.provider_address or "")
             if bid is not None:
                 return bid
         # Every bid failed a hard filter of the request (e.g. the region): take none rather than a wrong one.
         return None
+
+    async def _provider_directory(self) -> dict[str, Any]:
+        """Providers by owner for judging bids: the Akash source's records (chain joined with Console:
+        uptime, audited) when it answers, else what the backend cached from chain records."""
+        from tools.pricing.sources import SourceError
+        from tools.pricing.sources.akash import AkashSource
+
+        directory: dict[str, Any] = dict(self._provider_cache())
+        source = next((s for s in self.sources if isinstance(s, AkashSource)), None)
+        if source is not None:
+            try:
+                providers, _problems = await source.fetch_providers()
+            except SourceError as exc:
+                log.warning("provider directory unavailable (%s); judging bids on chain records", exc.reason)
+            else:
+                directory.update({p.owner: p for p in providers})
+        return directory
+
+    def _plan_filters(self, job: Job) -> Any:
+        """The hard filters the user approved with the job's plan (None when there were none)."""
+        from tools.pricing.rank import OfferFilters
+
+        try:
+            body = json.loads(self.ledger.get_plan(job.plan_id, owner=job.owner).body_json)
+        except NectoError:
+            return None
+        return OfferFilters.model_validate(body["filters"]) if body.get("filters") else None
 
     def _provider_cache(self) -> dict[str, Any]:
         return getattr(self.backend, "provider_cache", {})

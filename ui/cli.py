@@ -22,6 +22,7 @@ import os
 import sys
 from collections.abc import Callable
 from functools import wraps
+from pathlib import Path
 from typing import Any
 
 import typer
@@ -177,11 +178,27 @@ def quote(workload: str = typer.Option("custom", "--template", "--workload"),
           storage_gib: float | None = typer.Option(None, "--storage-gib"), hours: float | None = typer.Option(None),
           region: str | None = typer.Option(None), objective: str | None = typer.Option(None),
           max_usd_per_hour: float | None = typer.Option(None, "--max-usd-per-hour"),
+          source: list[str] = typer.Option([], "--source", help="Only this price source (repeatable): akash, "
+                                           "lambda, aws, ionet, render, skypilot or skypilot:<cloud>."),
+          catalog_dir: str | None = typer.Option(None, "--catalog-dir", help="SkyPilot catalogs: <dir>/<cloud>/vms.csv."),
+          min_vram_gib: float | None = typer.Option(None, "--min-vram-gib", help="GPU memory per GPU, at least."),
+          gpu_class: str | None = typer.Option(None, "--gpu-class", help="datacenter, workstation or consumer."),
+          audited: bool = typer.Option(False, "--audited", help="Audited Akash providers only."),
+          min_uptime: float | None = typer.Option(None, "--min-uptime", help="Provider uptime floor, 0..1."),
+          pricing_model: list[str] = typer.Option([], "--pricing-model",
+                                                  help="Only this pricing model (repeatable): fixed, spot, auction, token."),
           limit: int = typer.Option(10), as_json: bool = typer.Option(False, "--json")) -> None:
     """Compare offers for a request across every connected source."""
+    if catalog_dir is not None:
+        # Settings are read when the service is built, just below.
+        os.environ["NECTO_CATALOG_DIR"] = str(Path(catalog_dir).expanduser())
+        if not Path(catalog_dir).expanduser().is_dir():
+            _fail(f"--catalog-dir {catalog_dir} is not a directory", "Point it at a folder of <cloud>/vms.csv files.")
     args = {"workload": workload, "gpu_model": gpu, "gpu_count": gpus, "cpu": cpu, "memory_gib": memory_gib,
             "storage_gib": storage_gib, "hours": hours, "region": region, "objective": objective,
-            "max_usd_per_hour": max_usd_per_hour}
+            "max_usd_per_hour": max_usd_per_hour, "sources": source or None, "min_vram_gib": min_vram_gib,
+            "gpu_class": gpu_class, "audited_only": audited or None, "min_uptime": min_uptime,
+            "pricing_models": pricing_model or None}
     result = _run(_service().quote(args, limit=limit, owner=OWNER))
     if as_json:
         _print_json({"request": result["request"], "offers": result["offers"], "skipped": result["skipped"]})

@@ -158,3 +158,41 @@ def test_the_installed_binary_reports_errors_without_traceback(env):
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr and "image" in proc.stderr
+
+
+CATALOGS = ROOT.parent / "shared" / "data" / "skypilot-catalog" / "v8"
+OFFER_FIELDS = {"provider", "source", "offer_id", "pricing_model", "region", "gpu_model", "gpu_count", "cpu",
+                "memory_gib", "usd_per_hour", "usd_total", "usd_per_effective_pflop_hour", "observed_at", "notes"}
+
+
+@pytest.mark.skipif(not CATALOGS.is_dir(), reason="shared SkyPilot catalogs not present")
+def test_quote_json_contract_with_sources_and_catalog_dir(env):
+    result = run("quote", "--gpu", "a100", "--gpus", "1", "--cpu", "8", "--memory-gib", "32", "--hours", "10",
+                 "--objective", "cheapest", "--source", "skypilot", "--source", "aws",
+                 "--catalog-dir", str(CATALOGS), "--limit", "50", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert set(data) == {"request", "offers", "skipped"}
+    assert data["request"]["gpu_model"] == "a100" and data["request"]["objective"] == "cheapest"
+    assert data["offers"], "the catalogs list 1x A100 machines"
+    for offer in data["offers"]:
+        assert OFFER_FIELDS <= set(offer)
+        assert offer["source"].startswith("skypilot:") or offer["source"] == "aws"
+        assert offer["gpu_model"] == "a100" and offer["gpu_count"] == 1 and offer["cpu"] >= 8
+    totals = [o["usd_total"] for o in data["offers"]]
+    assert totals == sorted(totals)
+    assert all(set(s) == {"source", "reason"} for s in data["skipped"])
+
+
+def test_quote_filters_and_bad_input_read_as_sentences(env):
+    filtered = run("quote", "--gpu", "a10", "--hours", "5", "--source", "aws", "--pricing-model", "spot", "--json")
+    assert filtered.exit_code == 0, filtered.output
+    offers = json.loads(filtered.output)["offers"]
+    assert offers and {o["pricing_model"] for o in offers} == {"spot"}
+
+    unknown = run("quote", "--gpu", "a10", "--source", "nowhere")
+    assert unknown.exit_code == 1 and "Unknown price source nowhere" in unknown.output
+    missing = run("quote", "--catalog-dir", "/definitely/not/here")
+    assert missing.exit_code == 1 and "not a directory" in missing.output
+    bad = run("quote", "--gpu", "a10", "--min-uptime", "7")
+    assert bad.exit_code == 1 and "min_uptime" in bad.output

@@ -814,3 +814,25 @@ def test_rank_with_filters_is_order_independent(offers, seed, objective, workloa
                 shuffled, req, now=NOW, filters=filters, blocked={blocked: "blocked after a failed launch"}
             ).model_dump_json()
         )
+
+
+def test_blocking_a_provider_blocks_its_variant_and_bid_offers():
+    from datetime import UTC, datetime
+    from decimal import Decimal
+
+    from tools.pricing.offer import Offer
+    from tools.pricing.rank import rank
+    from tools.request import ComputeRequest
+
+    now = datetime(2026, 11, 1, tzinfo=UTC)
+
+    def offer(offer_id: str) -> Offer:
+        return Offer(provider="p", source="akash", offer_id=offer_id, pricing_model="auction", cpu=2, memory_gib=4,
+                     usd_per_hour=Decimal("0.1"), usd_total=Decimal("1"), observed_at=now, ttl_s=600)
+
+    offers = [offer("akash:akash1bad"), offer("akash:akash1bad:bid:1/1/1/0"), offer("akash:akash1badder"),
+              offer("akash:akash1good")]
+    ranking = rank(offers, ComputeRequest(cpu=1, memory_gib=1), now=now, blocked={"akash:akash1bad": "failed a launch"})
+    assert [r.offer.offer_id for r in ranking.offers] == ["akash:akash1badder", "akash:akash1good"]
+    assert {e.offer_id for e in ranking.excluded} == {"akash:akash1bad", "akash:akash1bad:bid:1/1/1/0"}
+    assert all(e.reason == "blocked: failed a launch" for e in ranking.excluded)

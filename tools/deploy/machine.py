@@ -13,10 +13,11 @@ Every transition is written to the ledger before the next side effect, so a cras
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -32,7 +33,7 @@ log = logging.getLogger(__name__)
 
 STATES = ("plan", "confirmed", "signed", "broadcast", "bids", "lease", "manifest_sent", "running", "failed", "closed")
 
-BidChooser = Callable[[list[Bid], Job], Bid | None]
+BidChooser = Callable[[list[Bid], Job], Bid | None | Awaitable[Bid | None]]
 MAX_LEASE_ATTEMPTS = 3
 # States in which a failure is the chosen provider's doing: its offer is blocked for the owner.
 PROVIDER_STATES = frozenset({"lease", "manifest_sent"})
@@ -166,6 +167,14 @@ class DeployMachine:
         acceptable = [b for b in seen.values() if b.price_uact_per_block <= cap and b.denom == "uact"]
         for _attempt in range(MAX_LEASE_ATTEMPTS):
             chosen = self.choose_bid(acceptable, job) if acceptable else None
+            if inspect.isawaitable(chosen):
+                chosen = await chosen
+            if chosen is None and acceptable:
+                raise NoBids(
+                    f"{len(acceptable)} bid(s) were at or under {cap} uact/block, but none passed the request's "
+                    "filters (GPU, region, the filters you set, or providers blocked after a failure).",
+                    hint="Relax the filters or the region, or try again later.",
+                )
             if chosen is None:
                 raise NoBids(
                     f"No provider bid at or under {cap} uact/block within {self.settings.bid_wait_blocks} blocks.",

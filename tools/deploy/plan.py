@@ -140,6 +140,12 @@ def money(value: Decimal, places: str = "0.000001") -> str:
     return str(value.quantize(Decimal(places)))
 
 
+def _filters_phrase(filters: dict[str, Any]) -> str:
+    from tools.pricing.rank import OfferFilters, describe_filters
+
+    return describe_filters(OfferFilters.model_validate(filters))
+
+
 def deploy_card(body: dict[str, Any], messages: list[dict[str, Any]], plan_id: str, digest: str) -> dict[str, Any]:
     """The confirmation card, from the stored plan and the decoded TxBody (never from model text)."""
     cap = Decimal(body["max_price_uact_per_block"])
@@ -164,7 +170,8 @@ def deploy_card(body: dict[str, Any], messages: list[dict[str, Any]], plan_id: s
             if body.get("preferred_provider_name")
             else "best bid at or under the max price"
         ),
-        "provider_rule": "the lease goes to the best-ranked bid at or under the max price",
+        "provider_rule": "the lease goes to the best-ranked bid at or under the max price"
+        + (f" that passes your filters ({_filters_phrase(body['filters'])})" if body.get("filters") else ""),
         "resources": body.get("resources", ""),
         "images": [s["image"] for s in body["services"]],
         "ports": [p for s in body["services"] for p in s["ports"]],

@@ -7,7 +7,8 @@ by the offer's own JSON; excluded offers are sorted by ``(offer_id, reason)``.
 
 Hard filters (an offer failing any is kept in ``excluded`` with every reason, joined by "; "), from the
 request first:
-blocked by the caller; GPU model and exact GPU count (a CPU-only request excludes GPU machines); vCPU,
+blocked by the caller (a blocked id also blocks the ids it prefixes up to a ``:``, so blocking a provider's
+``akash:<owner>`` blocks its model variants and bids); GPU model and exact GPU count (a CPU-only request excludes GPU machines); vCPU,
 memory and storage at least the request's (unknown storage passes); region via ``region_matches``;
 ``usd_per_hour`` at most ``max_usd_per_hour``; ``capacity_available`` not False (unless
 ``filters.require_capacity`` is off); a firm quote (not an estimate) past its TTL.
@@ -155,6 +156,32 @@ class OfferFilters(BaseModel):
 
 
 NO_FILTERS = OfferFilters()
+
+
+def describe_filters(filters: OfferFilters | None) -> str:
+    """The filters as a short phrase for cards and replies: ``"audited providers only, uptime >= 99%"``."""
+    if filters is None:
+        return ""
+    parts: list[str] = []
+    if filters.gpu_class:
+        parts.append(f"{' or '.join(filters.gpu_class)} GPUs")
+    if filters.min_vram_gib is not None:
+        parts.append(f">= {filters.min_vram_gib:g} GiB VRAM per GPU")
+    if filters.min_uptime is not None:
+        parts.append(f"uptime >= {filters.min_uptime:.1%}".replace(".0%", "%"))
+    if not filters.allow_unmeasured:
+        parts.append("measured uptime only")
+    if filters.audited_only:
+        parts.append("audited providers only")
+    if not filters.require_capacity:
+        parts.append("sold-out offers kept")
+    if filters.sources:
+        parts.append(f"sources: {', '.join(filters.sources)}")
+    if filters.pricing_models:
+        parts.append(f"pricing: {', '.join(filters.pricing_models)}")
+    if filters.max_usd_total is not None:
+        parts.append(f"total <= {format_usd(filters.max_usd_total)}")
+    return ", ".join(parts)
 
 
 class RankedOffer(BaseModel):
@@ -642,6 +669,19 @@ def _rank_order(keys: list[_RankKey], qualifying: list[Offer]) -> list[int]:
     return order
 
 
+def _block_reason(offer_id: str, blocked: Mapping[str, str]) -> str | None:
+    """A block on ``offer_id`` itself or on one of its ``:``-prefixes: blocking ``akash:<owner>`` (a provider)
+    also blocks ``akash:<owner>:h100`` and ``akash:<owner>:bid:...``."""
+    if offer_id in blocked:
+        return blocked[offer_id]
+    parts = offer_id.split(":")
+    for end in range(len(parts) - 1, 0, -1):
+        reason = blocked.get(":".join(parts[:end]))
+        if reason is not None:
+            return reason
+    return None
+
+
 def rank(
     offers: Sequence[Offer],
     request: ComputeRequest,
@@ -683,8 +723,10 @@ def rank(
     excluded: list[Exclusion] = []
     for offer in candidates:
         reasons = check(offer)
-        if blocked_map and offer.offer_id in blocked_map:
-            reasons.insert(0, f"blocked: {blocked_map[offer.offer_id]}")
+        if blocked_map:
+            block = _block_reason(offer.offer_id, blocked_map)
+            if block is not None:
+                reasons.insert(0, f"blocked: {block}")
         if reasons:
             excluded.append(_new_tuple(Exclusion, (offer.offer_id, "; ".join(reasons))))
             continue
