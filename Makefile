@@ -5,7 +5,7 @@ VENV := .venv
 UV := $(VENV)/bin/uv
 STAMP := $(VENV)/.synced
 
-.PHONY: run test venv lint protos devnet bench clean
+.PHONY: run test venv lint protos devnet bench bench-skypilot clean
 
 $(UV):
 	$(PYTHON) -m venv $(VENV)
@@ -34,6 +34,11 @@ devnet: $(STAMP)
 
 bench: $(STAMP)
 	$(VENV)/bin/python -m bench.run
+	$(MAKE) bench-skypilot
+
+# Necto vs SkyPilot's own catalog functions (SkyPilot installed in a scratch venv, never a dependency).
+bench-skypilot: $(STAMP)
+	$(VENV)/bin/python -m bench.skypilot_compare --out bench/SKYPILOT.md
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache

@@ -462,3 +462,21 @@ def test_bids_with_raw_provider_records_positional_call():
     assert by_provider[A].provider == "provider.alpha.example" and by_provider[A].region == "us-west"
     assert by_provider[B].region == "eu-central" and by_provider[B].audited is False
     assert rank(offers, BID_REQUEST, now=NOW).best.offer.provider_address == A
+
+
+async def test_provider_directory_is_reused_for_its_ttl_and_offers_keep_its_time():
+    fake = FakeAkash()
+    clock = {"now": NOW}
+    src = AkashSource(REST, CONSOLE, transport=httpx.MockTransport(fake), clock=lambda: clock["now"], retries=0)
+    request = ComputeRequest(gpu_model="a100", hours=10)
+    first = await src.fetch(request)
+    directory_calls = [c for c in fake.calls if "/providers" in c]
+    clock["now"] = NOW + timedelta(seconds=30)
+    second = await src.fetch(request)
+    assert [c for c in fake.calls if "/providers" in c] == directory_calls  # not asked again
+    assert [o.offer_id for o in second] == [o.offer_id for o in first]
+    assert all(o.observed_at == NOW for o in second)  # as old as the directory
+    clock["now"] = NOW + timedelta(seconds=61)
+    third = await src.fetch(request)
+    assert len([c for c in fake.calls if "/providers" in c]) == 2 * len(directory_calls)
+    assert all(o.observed_at == NOW + timedelta(seconds=61) for o in third)

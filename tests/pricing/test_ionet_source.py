@@ -59,9 +59,8 @@ def ionet(
         "secret",
         tokens=token_prices if token_prices is not None else tokens(),
         transport=transport or httpx.ASGITransport(app=build_ionet_app(seed)),
-        clock=lambda: NOW,
         retries=0,
-        **kwargs,
+        **{"clock": lambda: NOW, **kwargs},
     )
 
 
@@ -440,3 +439,27 @@ async def test_duplicate_list_entries_get_one_quote():
     us_offers = [o for o in offers if o.provider_region == "US"]
     assert [o.offer_id for o in us_offers] == ["ionet:12:1x:US:iocoin", "ionet:12:1x:US:usdc"]
     assert {o.inputs["hardware_item_id"] for o in us_offers} == {"12__1__US"}
+
+
+async def test_price_answers_are_reused_for_a_minute_with_their_own_time():
+    from datetime import timedelta
+
+    clock = {"now": NOW}
+    transport = HookedTransport(passthrough)
+    source = ionet(transport=transport, clock=lambda: clock["now"])
+    request = ComputeRequest(gpu_model="rtx4090", gpu_count=1, hours=10)
+
+    first = await source.fetch(request)
+    price_calls = sum(1 for r in transport.requests if r.url.path == PRICE_PATH)
+    assert first and price_calls > 0
+
+    clock["now"] = NOW + timedelta(seconds=30)
+    second = await source.fetch(request)
+    assert sum(1 for r in transport.requests if r.url.path == PRICE_PATH) == price_calls  # from the cache
+    priced = [o for o in second if o.capacity_available is not False]
+    assert priced and all(o.observed_at == NOW for o in priced)  # as old as the answer, not the fetch
+    assert [o.usd_total for o in second] == [o.usd_total for o in first]
+
+    clock["now"] = NOW + timedelta(seconds=61)
+    await source.fetch(request)
+    assert sum(1 for r in transport.requests if r.url.path == PRICE_PATH) == 2 * price_calls

@@ -29,6 +29,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tools.errors import BroadcastError, ChainError, InsufficientFunds, TxTimeout
+from tools.tls import default_ssl_context
 
 __all__ = [
     "Account",
@@ -402,6 +403,7 @@ class AkashRest:
             transport=transport,
             headers={"accept": "application/json"},
             follow_redirects=False,
+            verify=default_ssl_context(),
         )
 
     async def aclose(self) -> None:

@@ -23,6 +23,7 @@ from tools.akash.tx import TxClient
 from tools.deploy.backend import Bid, IncludedTx, LeaseReadiness
 from tools.errors import ChainError, InsufficientFunds, PolicyDenied
 from tools.settings import NectoSettings
+from tools.tls import default_ssl_context
 
 log = logging.getLogger(__name__)
 
@@ -215,7 +216,9 @@ class AkashBackend:
             if uact >= need_uact and uakt >= self.settings.max_fee_uakt:
                 return
             if self.faucet:
-                async with httpx.AsyncClient(transport=self._transport, timeout=self.settings.http_timeout_s) as http:
+                async with httpx.AsyncClient(
+                    transport=self._transport, timeout=self.settings.http_timeout_s, verify=default_ssl_context()
+                ) as http:
                     answer = await http.post(f"{self.rest_url}/necto-devnet/faucet", json={"address": self.address})
                     if answer.status_code != 200:
                         raise InsufficientFunds(f"The sandbox faucet refused ({answer.status_code}).")

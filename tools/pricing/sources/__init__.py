@@ -22,6 +22,7 @@ import httpx
 from tools.pricing.normalize import PricingError
 from tools.pricing.offer import Offer
 from tools.request import ComputeRequest
+from tools.tls import default_ssl_context
 
 DEFAULT_TIMEOUT_S = 10.0
 DEFAULT_RETRIES = 1  # one more try on a transport error or a 502/503/504
@@ -87,7 +88,9 @@ class HttpJson:
     async def request(self, method: str, url: str, **kwargs: Any) -> Any:
         if self._client is not None:
             return await self._with_retries(self._client, method, url, **kwargs)
-        async with httpx.AsyncClient(transport=self._transport, timeout=self.timeout_s) as client:
+        async with httpx.AsyncClient(
+            transport=self._transport, timeout=self.timeout_s, verify=default_ssl_context()
+        ) as client:
             return await self._with_retries(client, method, url, **kwargs)
 
     async def get(self, url: str, **kwargs: Any) -> Any:

@@ -51,7 +51,8 @@ from tools.text import display_text
 PROVIDERS_PATH = "/akash/provider/v1beta4/providers"
 BIDS_PATH = "/akash/market/v1beta5/bids/list"
 AKASH_PRIOR_TTL_S = 600  # marketplace prices: ~10 min (pricing.md §3)
-BID_WINDOW_S = 300  # bids live while the order is open, ~5 min (pricing.md §3)
+BID_WINDOW_S = 300
+PROVIDERS_TTL_S = 60  # the provider directory (chain + Console) is reused this long  # bids live while the order is open, ~5 min (pricing.md §3)
 MAX_PAGES = 200
 GIB = Decimal(1024) ** 3
 # Console's month: 30.437 days (akash.md §6), for turning its USD/month back into USD/hour.
@@ -261,11 +262,14 @@ class AkashSource:
         block_time_s: Decimal = DEFAULT_BLOCK_TIME_S,
         page_limit: int = 200,
         clock: Clock = utc_now,
+        providers_ttl_s: float = PROVIDERS_TTL_S,
     ) -> None:
         self.rest_url = rest_url.rstrip("/")
         self.console_url = console_url.rstrip("/") if console_url else None
         self.block_time_s = block_time_s
         self.page_limit = page_limit
+        self.providers_ttl_s = providers_ttl_s
+        self._directory: tuple[datetime, list[AkashProvider], list[str]] | None = None
         self.clock = clock
         self._chain = HttpJson(
             self.name, client=client, transport=transport, timeout_s=timeout_s, retries=retries
@@ -314,7 +318,22 @@ class AkashSource:
         return {str(p["owner"]): p for p in body if isinstance(p, dict) and p.get("owner")}
 
     async def fetch_providers(self) -> tuple[list[AkashProvider], list[str]]:
-        """Chain providers joined with Console data; the second item lists Console problems (notes)."""
+        """Chain providers joined with Console data; the second item lists Console problems (notes).
+
+        The directory is reused for ``providers_ttl_s`` (providers register rarely and Console refreshes
+        uptime every few minutes); offers built from it carry the directory's own time as observed_at."""
+        now = self.clock()
+        if self._directory is not None and (now - self._directory[0]).total_seconds() < self.providers_ttl_s:
+            return list(self._directory[1]), list(self._directory[2])
+        providers, problems = await self._fetch_providers()
+        self._directory = (now, providers, problems)
+        return list(providers), list(problems)
+
+    @property
+    def directory_observed_at(self) -> datetime | None:
+        return self._directory[0] if self._directory is not None else None
+
+    async def _fetch_providers(self) -> tuple[list[AkashProvider], list[str]]:
         chain = await self.chain_providers()
         problems: list[str] = []
         try:
@@ -426,7 +445,7 @@ class AkashSource:
     async def fetch(self, request: ComputeRequest) -> list[Offer]:
         """One estimated offer per provider (and GPU model) that could host ``request``."""
         providers, problems = await self.fetch_providers()
-        observed = self.clock()
+        observed = min(self.clock(), self.directory_observed_at or self.clock())
         prices: list[GpuPrice] = []
         cpu_prior: tuple[Decimal, dict[str, str], str] | None = None
         if request.gpu_count:

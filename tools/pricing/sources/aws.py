@@ -86,6 +86,7 @@ from tools.pricing.offer import Offer, exact_inputs, utc_now
 from tools.pricing.sources import DEFAULT_TIMEOUT_S, Clock, HttpJson, SourceError, require
 from tools.pricing.sources import aws_sigv4 as sigv4
 from tools.request import ComputeRequest, region_matches
+from tools.tls import default_ssl_context
 
 AWS_PRICING_URL = "https://pricing.us-east-1.amazonaws.com"
 AWS_EC2_URL = "https://ec2.{region}.amazonaws.com/"  # "{region}" is replaced; a URL without it serves all
@@ -1061,7 +1062,9 @@ class AwsSource:
         if self._client is not None:
             yield self._client
             return
-        async with httpx.AsyncClient(transport=self._transport, timeout=self.timeout_s) as client:
+        async with httpx.AsyncClient(
+            transport=self._transport, timeout=self.timeout_s, verify=default_ssl_context()
+        ) as client:
             yield client
 
 

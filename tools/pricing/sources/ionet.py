@@ -65,6 +65,7 @@ from tools.pricing.sources import DEFAULT_TIMEOUT_S, Clock, HttpJson, SourceErro
 from tools.pricing.sources.token_exposure import TokenLookup, exposure, lookup_token
 from tools.pricing.tokens import TokenPriceProvider
 from tools.request import ComputeRequest, region_matches
+from tools.tls import default_ssl_context
 
 IONET_API_URL = "https://api.io.solutions"
 HARDWARE_PATH = "/enterprise/v1/io-cloud/vmaas/hardware"
@@ -74,6 +75,11 @@ IONET_BILLING_INCREMENT_S = 3600  # prepaid by the hour
 IO_SYMBOL = "IO"
 DEFAULT_MAX_CONCURRENCY = 8
 DEFAULT_MAX_CONFIGS = 20
+# A price answer is reused for this long: a quote asks for up to 2 x max_configs prices, and asking io.net
+# again within a minute for the same machine, duration and currency tells nothing new. Offers built from a
+# cached answer carry the answer's own time as observed_at.
+PRICE_CACHE_TTL_S = 60
+PRICE_CACHE_MAX = 2000
 
 Currency = Literal["usdc", "iocoin"]
 CURRENCIES: tuple[Currency, ...] = ("usdc", "iocoin")
@@ -199,6 +205,8 @@ class IonetSource:
             raise ValueError("max_concurrency and max_configs must be at least 1")
         self.base_url = base_url.rstrip("/")
         self.tokens = tokens
+        self.price_ttl_s = PRICE_CACHE_TTL_S
+        self._price_cache: dict[tuple[tuple[str, str], ...], tuple[datetime, _Price]] = {}
         self.currencies: tuple[Currency, ...] = tuple(c for c in CURRENCIES if c in currencies)
         self.max_concurrency = max_concurrency
         self.max_configs = max_configs
@@ -215,7 +223,9 @@ class IonetSource:
         if self._client is not None:
             yield self._json(self._client)
             return
-        async with httpx.AsyncClient(transport=self._transport, timeout=self._timeout_s) as client:
+        async with httpx.AsyncClient(
+            transport=self._transport, timeout=self._timeout_s, verify=default_ssl_context()
+        ) as client:
             yield self._json(client)
 
     def _json(self, client: httpx.AsyncClient) -> HttpJson:
@@ -259,7 +269,9 @@ class IonetSource:
                 notes.append(f"IO-coin quotes skipped: no IO/USD price ({token.reason}); USDC quotes only")
             available = [h for h in candidates if not h.sold_out]
             jobs = [(h, c) for h in available for c in currencies]
-            results = await self._price_all(http, jobs, duration)
+            answers = await self._price_all(http, jobs, duration)
+            results = [answer for answer, _ in answers]
+            priced_at = [at for _, at in answers]
 
         failures = [(h, c, r) for (h, c), r in zip(jobs, results, strict=True) if isinstance(r, str)]
         if jobs and len(failures) == len(jobs):
@@ -268,9 +280,10 @@ class IonetSource:
             notes.append(f"io.net {h.name} x{h.num_cards} in {h.location} ({c}) not quoted: {reason}")
 
         offers: list[Offer] = []
-        for (h, currency), result in zip(jobs, results, strict=True):
+        for (h, currency), result, at in zip(jobs, results, priced_at, strict=True):
             if isinstance(result, _Price):
-                offers.append(self._offer(h, currency, result, hours, duration, token, observed, notes))
+                # A price served from the cache is as old as its answer, not as this fetch.
+                offers.append(self._offer(h, currency, result, hours, duration, token, min(observed, at), notes))
         for h in candidates:
             if h.sold_out:
                 offers.append(self._sold_out_offer(h, hours, duration, observed, notes))
@@ -322,10 +335,10 @@ class IonetSource:
 
     async def _price_all(
         self, http: HttpJson, jobs: list[tuple[_Hardware, Currency]], duration: Decimal
-    ) -> list[_Price | str]:
+    ) -> list[tuple[_Price | str, datetime]]:
         gate = asyncio.Semaphore(self.max_concurrency)
 
-        async def one(hardware: _Hardware, currency: Currency) -> _Price | str:
+        async def one(hardware: _Hardware, currency: Currency) -> tuple[_Price | str, datetime]:
             params = {
                 "hardware_id": hardware.deploy_id,
                 "location_ids": json.dumps([hardware.location] if hardware.location else []),
@@ -334,17 +347,27 @@ class IonetSource:
                 "gpus_per_vm": str(hardware.num_cards),
                 "replica_count": "1",
             }
+            key = tuple(sorted(params.items()))
+            cached = self._price_cache.get(key)
+            now = self.clock()
+            if cached is not None and (now - cached[0]).total_seconds() < self.price_ttl_s:
+                return cached[1], cached[0]
             async with gate:
                 try:
                     body = await http.get(f"{self.base_url}{PRICE_PATH}", params=params)
                 except SourceError as exc:
-                    return exc.reason
+                    return exc.reason, now
             try:
-                return _parse_price(body)
+                price = _parse_price(body)
             except (KeyError, TypeError, ValueError, PricingError) as exc:
-                return f"unexpected price response: {exc}"
+                return f"unexpected price response: {exc}", now
+            self._price_cache[key] = (now, price)
+            return price, now
 
-        return list(await asyncio.gather(*(one(h, c) for h, c in jobs)))
+        answers = await asyncio.gather(*(one(h, c) for h, c in jobs))
+        if len(self._price_cache) > PRICE_CACHE_MAX:
+            self._price_cache.clear()
+        return list(answers)
 
     def _common(self, hardware: _Hardware, observed: datetime) -> dict[str, Any]:
         model, interface, memory = self._gpu(hardware)
