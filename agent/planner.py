@@ -358,7 +358,13 @@ def quote_text(result: dict[str, Any]) -> str:
     offers = [o for o in result.get("offers") or [] if isinstance(o, dict)]
     recommendation = result.get("recommendation")
     skipped = [s for s in result.get("skipped") or [] if isinstance(s, dict)]
-    sources = sorted({str(o.get("source")) for o in offers if o.get("source")})
+    skipped_names = {str(s.get("source")) for s in skipped}
+    asked = result.get("sources")
+    if isinstance(asked, list) and asked:
+        # Every source that answered, not only those in the top rows shown.
+        sources = sorted({str(name) for name in asked} - skipped_names)
+    else:
+        sources = sorted({str(o.get("source")) for o in offers if o.get("source")})
     parts: list[str] = []
     if isinstance(recommendation, dict):
         parts.append("Best offer: " + _offer_line(recommendation, hours) + ".")

@@ -201,7 +201,10 @@ async def _show_comparison(state: ChatState, result: dict[str, Any]) -> None:
         svg = price_performance_svg(offers, recommended=recommended)
         if svg is not None:
             elements.append(
-                cl.Image(name="price-vs-performance.svg", content=svg.encode(), mime="image/svg+xml", display="inline")
+                cl.Image(
+                    name="price-vs-performance.svg", content=svg.encode(), mime="image/svg+xml", display="inline",
+                    size="large",
+                )
             )
     except Exception:  # the chart is a bonus; the table must still show
         log.exception("price/performance chart failed")

@@ -18,6 +18,7 @@ from xml.sax.saxutils import escape
 WIDTH, HEIGHT = 640, 360
 LEFT, RIGHT, TOP, BOTTOM = 64, 170, 28, 48
 MAX_POINTS = 80
+MIN_DISTINCT_POINTS = 3
 # Colour per source family (colour-blind-safe Okabe-Ito palette); anything else is grey.
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
 OTHER = "#999999"
@@ -90,10 +91,10 @@ def _fmt(value: float, money: bool) -> str:
 
 
 def price_performance_svg(offers: Sequence[Mapping[str, Any]], *, recommended: str | None = None) -> str | None:
-    """An SVG document, or None when fewer than two offers can be placed on the chart."""
+    """An SVG document, or None when fewer than three distinct (price, performance) points can be placed."""
     points, y_name = chart_points(offers)
-    if len(points) < 2:
-        return None
+    if len({(p["x"], p["y"]) for p in points}) < MIN_DISTINCT_POINTS:
+        return None  # a chart of one or two dots says nothing the table does not
     xs = [p["x"] for p in points]
     ys = [p["y"] for p in points]
     x_lo, x_hi = min(xs) * 0.9, max(xs) * 1.1

@@ -308,3 +308,13 @@ async def test_planner_is_deterministic() -> None:
     first = (await step(*contents)).model_dump()
     for _ in range(3):
         assert (await step(*contents)).model_dump() == first
+
+
+def test_quote_text_counts_every_source_that_answered_not_just_the_rows_shown():
+    from agent.planner import quote_text
+
+    result = {**QUOTE_OK, "sources": ["akash", "aws", "lambda", "render"], "offers_total": 40,
+              "skipped": [{"source": "lambda", "reason": "timed out after 10s"}]}
+    text = quote_text(result)
+    assert "40 offers compared from 3 sources (akash, aws, render)" in text
+    assert "Skipped: lambda (timed out after 10s)" in text

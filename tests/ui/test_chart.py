@@ -64,6 +64,7 @@ def test_provider_supplied_text_is_escaped():
     hostile = [
         offer('<script>alert(1)</script>"', 1.0, 0.3, source="akash"),
         offer("ok", 2.0, 0.5, source="<b>x</b>"),
+        offer("third", 3.0, 0.9),
     ]
     svg = price_performance_svg(hostile)
     ET.fromstring(svg)  # still well-formed
@@ -71,16 +72,18 @@ def test_provider_supplied_text_is_escaped():
 
 
 def test_cpu_only_offers_plot_vcpus_and_too_few_points_give_none():
-    cpu_offers = [offer("x", 0.05, None, cpu=2), offer("y", 0.2, None, cpu=8)]
+    cpu_offers = [offer("x", 0.05, None, cpu=2), offer("y", 0.2, None, cpu=8), offer("z", 0.4, None, cpu=16)]
     points, axis = chart_points(cpu_offers)
-    assert axis == "vCPUs" and [p["y"] for p in points] == [2, 8]
+    assert axis == "vCPUs" and [p["y"] for p in points] == [2, 8, 16]
     assert price_performance_svg(cpu_offers) is not None
-    assert price_performance_svg(cpu_offers[:1]) is None
+    assert price_performance_svg(cpu_offers[:2]) is None
     assert price_performance_svg([]) is None
+    same = [offer(str(i), 0.1, None, cpu=1) for i in range(10)] + [offer("other", 0.2, None, cpu=2)]
+    assert price_performance_svg(same) is None  # eleven offers but only two distinct points
 
 
 def test_wide_price_range_switches_to_log_scale():
-    spread = [offer("cheap", 0.1, 0.1), offer("dear", 40.0, 6.0)]
+    spread = [offer("cheap", 0.1, 0.1), offer("mid", 2.0, 1.0), offer("dear", 40.0, 6.0)]
     assert "log scale" in price_performance_svg(spread)
     assert "log scale" not in price_performance_svg(OFFERS)
     assert re.search(r"\$0\.[0-9]{3}", price_performance_svg(spread))

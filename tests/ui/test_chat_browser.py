@@ -201,6 +201,21 @@ def drive_close_chat(page) -> None:
     assert "Traceback" not in page.locator("body").inner_text()
 
 
+def drive_gpu_comparison(page, screenshots: Path | None = SCREENSHOTS) -> None:
+    """A GPU comparison: the table and, under it, the price-versus-performance chart drawn by code."""
+    from playwright.sync_api import expect
+
+    send(page, "compare GPU prices for 10 hours")
+    table = page.locator("table").filter(has_text="$/PFLOP-h").last
+    expect(table).to_be_visible(timeout=STEP_TIMEOUT_MS)
+    chart = page.locator("img[src*='price-vs-performance'], img[alt*='price-vs-performance']").last
+    expect(chart).to_be_visible(timeout=STEP_TIMEOUT_MS)
+    assert chart.evaluate("img => img.naturalWidth") > 0, "the chart image did not load"
+    if screenshots is not None:
+        chart.scroll_into_view_if_needed()
+        page.screenshot(path=str(screenshots / "4-price-vs-performance.png"), full_page=False)
+
+
 def test_deploy_and_close_from_the_chat(chat_url: str) -> None:
     sync_api = pytest.importorskip("playwright.sync_api")
     with sync_api.sync_playwright() as p:
@@ -211,6 +226,7 @@ def test_deploy_and_close_from_the_chat(chat_url: str) -> None:
             page.on("pageerror", lambda exc: errors.append(str(exc)))
             drive_deploy_chat(page, chat_url)
             drive_close_chat(page)
+            drive_gpu_comparison(page)
             assert not errors, errors
         finally:
             browser.close()
