@@ -279,15 +279,18 @@ async def test_on_demand_offer_hand_computed():
     offers = by_id(await aws_source(Recorder(), credentials=False).fetch(A100x8))
     p4d = offers["aws:p4d.24xlarge:us-east-1"]
     # 30.48 USD/h (fixed us-east-1 price of the fake) x 1.5 h = 5400 s billed (over the 60 s minimum)
-    # -> 30.48 * 5400 / 3600 = 45.72 USD.
-    assert p4d.usd_per_hour == D("30.48") and p4d.usd_total == D("45.72")
+    # -> 30.48 * 5400 / 3600 = 45.72 USD, plus the request's 1 GiB as EBS gp3 for those 1.5 h:
+    # 1 * 0.08 / 730 * 1.5 = 0.000164383... USD.
+    ebs = D(1) * D("0.08") / 730 * D("1.5")
+    assert p4d.usd_per_hour == D("30.48") and p4d.usd_total == D("45.72") + ebs
+    assert p4d.inputs["ebs_usd"] == str(ebs) and abs(ebs - D("0.000164383")) < D("1e-9")
     assert p4d.inputs["price_per_unit"] == "30.4800000000" and p4d.inputs["billed_seconds"] == "5400"
     # A100 40GB SXM: 312 TFLOPS * eta 0.87 = 0.27144 PFLOPS per card, 8 cards = 2.17152;
     # 30.48 / 8 = 3.81 USD per GPU-hour / 0.27144 = 14.0362... USD per effective PFLOP-hour.
     assert p4d.effective_pflops == D("2.17152")
     assert p4d.usd_per_effective_pflop_hour == D("30.48") / 8 / D("0.27144")
     assert (p4d.gpu_model, p4d.gpu_count, p4d.gpu_memory_gib) == ("a100", 8, 40.0)
-    assert (p4d.cpu, p4d.memory_gib, p4d.storage_gib) == (96.0, 1152.0, None)
+    assert (p4d.cpu, p4d.memory_gib, p4d.storage_gib) == (96.0, 1152.0, 1.0)
     assert (p4d.region, p4d.provider_region, p4d.source, p4d.provider) == (
         "us-east",
         "us-east-1",
@@ -334,7 +337,8 @@ async def test_billing_minimum_of_60_seconds():
             ComputeRequest(gpu_model="t4", gpu_count=1, hours=0.005)
         )
     )
-    assert offers["aws:g4dn.xlarge:us-east-1"].usd_total == D("0.51") * 60 / 3600
+    ebs = D(1) * D("0.08") / 730 * (D(60) / 3600)  # the 1 GiB volume for the billed minute
+    assert offers["aws:g4dn.xlarge:us-east-1"].usd_total == D("0.51") * 60 / 3600 + ebs
 
 
 async def test_no_credentials_means_no_spot_and_a_note():
@@ -398,8 +402,10 @@ async def test_spot_offer_hand_computed():
     c = (2 * (D(5) / 60) / lam).sqrt()
     wall = 10 * (1 + (D(5) / 60) / c) / (1 - lam * (D("0.25") + c / 2))
     assert lam == hazard_from_bucket("<5%")
-    assert spot.usd_total == D("0.400000") * wall
-    assert abs(spot.usd_total - D("4.0137825")) < D("1e-7")
+    # plus the 1 GiB EBS volume for the expected wall time: 1 * 0.08 / 730 * 10.0344563 = 0.0010996664 USD.
+    ebs = D(1) * D("0.08") / 730 * wall
+    assert spot.usd_total == D("0.400000") * wall + ebs
+    assert abs(spot.usd_total - D("4.0148822")) < D("1e-7")
     assert spot.inputs["expected_wall_hours"] == str(wall) and spot.inputs["interruption_bucket"] == "<5%"
     assert spot.inputs["spot_advisor_range"] == "0" and spot.inputs["spot_advisor_savings_pct"] == "61"
     assert spot.inputs["on_demand_usd_per_hour"] == "0.9700000000"
@@ -757,3 +763,16 @@ async def test_quote_skips_aws_when_the_price_list_fails():
 def test_repr_hides_the_secret():
     source = aws_source(Recorder())
     assert SANDBOX_SECRET_ACCESS_KEY not in repr(source) and "spot=True" in repr(source)
+
+
+async def test_the_requested_disk_is_priced_as_ebs_on_demand_and_through_spot_interruptions():
+    small = by_id(await aws_source(Recorder()).fetch(A10x1))
+    big = by_id(await aws_source(Recorder()).fetch(A10x1.model_copy(update={"storage_gib": 500.0})))
+    on_demand = "aws:g5.xlarge:us-east-1"
+    # 499 GiB more for 10 h at 0.08 USD per GiB-month of 730 h = 0.546849... USD more.
+    assert abs(big[on_demand].usd_total - small[on_demand].usd_total - D(499) * D("0.08") / 730 * 10) < D("1e-20")
+    assert big[on_demand].storage_gib == 500.0
+    spot = "aws-spot:g5.xlarge:us-east-1a"
+    wall = D(small[spot].inputs["expected_wall_hours"])
+    # W > T: the disk is paid through the interruptions too (28-digit Decimal context: compare to 1e-20).
+    assert abs(big[spot].usd_total - small[spot].usd_total - D(499) * D("0.08") / 730 * wall) < D("1e-20")

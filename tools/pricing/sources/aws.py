@@ -102,6 +102,9 @@ SPOT_TTL_S = 600  # spot prices move: marketplace-style TTL
 BILLING_INCREMENT_S = 1
 BILLING_MINIMUM_S = 60
 EGRESS_USD_PER_GB = Decimal("0.09")  # pricing.md §2; quoted in notes, not charged (no egress in the request)
+# The request's disk as an EBS gp3 root volume (us-east-1 list price, USD per GiB-month of 730 h): AWS
+# charges it for every hour the volume exists, including a spot instance's interrupted hours.
+EBS_GP3_USD_PER_GIB_MONTH = Decimal("0.08")
 SPOT_LOOKBACK = timedelta(hours=1)
 SPOT_PRODUCT = "Linux/UNIX"
 PESSIMISTIC_BUCKET = ">20%"
@@ -603,6 +606,11 @@ def _iso_z(moment: datetime) -> str:
 # --- The source ---------------------------------------------------------------------------------------
 
 
+def ebs_usd(storage_gib: Decimal, hours: Decimal) -> Decimal:
+    """An EBS gp3 volume of ``storage_gib`` kept ``hours`` (billed per second, a month is 730 h)."""
+    return storage_gib * EBS_GP3_USD_PER_GIB_MONTH * hours / 730
+
+
 class AwsSource:
     """AWS EC2 GPU offers: on-demand (price list) and spot (price history + Spot Advisor)."""
 
@@ -690,6 +698,7 @@ class AwsSource:
             advisor = None
         observed = self.clock()
         hours = to_decimal(request.hours)
+        storage = to_decimal(request.storage_gib, what="storage_gib")
         offers: list[Offer] = []
         for index, (region, table) in enumerate(zip(regions, tables, strict=True)):
             spot_notes: list[str] = []
@@ -707,11 +716,13 @@ class AwsSource:
                 row = table.rows.get(itype)
                 if row is None:
                     continue
-                offers.append(self._on_demand_offer(table, row, hours, spot_notes))
+                offers.append(self._on_demand_offer(table, row, hours, spot_notes, storage))
                 for (point_type, _zone), point in sorted(points.items()):
                     if point_type == itype:
                         offers.append(
-                            self._spot_offer(region, row, point, hours, observed, advisor, advisor_failure)
+                            self._spot_offer(
+                                region, row, point, hours, observed, advisor, advisor_failure, storage
+                            )
                         )
         return offers
 
@@ -748,11 +759,14 @@ class AwsSource:
         )
 
     def _on_demand_offer(
-        self, table: PriceTable, row: OnDemandRow, hours: Decimal, extra_notes: list[str]
+        self, table: PriceTable, row: OnDemandRow, hours: Decimal, extra_notes: list[str], storage_gib: Decimal
     ) -> Offer:
         price = to_decimal(row.price_per_unit, what="PricePerUnit")
         billed = billed_seconds(hours, increment_s=BILLING_INCREMENT_S, minimum_s=BILLING_MINIMUM_S)
-        total = billed_cost(price, hours, increment_s=BILLING_INCREMENT_S, minimum_s=BILLING_MINIMUM_S)
+        ebs = ebs_usd(storage_gib, billed / 3600)
+        total = billed_cost(
+            price, hours, increment_s=BILLING_INCREMENT_S, minimum_s=BILLING_MINIMUM_S, storage_usd=ebs
+        )
         per_pflop, pflops = self._performance(price, row.instance_type)
         published = table.publication_date or "date unknown"
         return Offer(
@@ -768,7 +782,8 @@ class AwsSource:
             capacity_available=None,  # the price list says nothing about capacity
             notes=[
                 f"on-demand list price from the AWS Price List (published {published}), billed per second "
-                f"with a 60 s minimum; egress (about {EGRESS_USD_PER_GB} USD/GB) and EBS storage are extra",
+                f"with a 60 s minimum; total includes a {storage_gib} GiB EBS gp3 volume; egress (about "
+                f"{EGRESS_USD_PER_GB} USD/GB) is extra",
                 *extra_notes,
             ],
             inputs=exact_inputs(
@@ -779,6 +794,9 @@ class AwsSource:
                 billing_increment_s=BILLING_INCREMENT_S,
                 billing_minimum_s=BILLING_MINIMUM_S,
                 billed_seconds=billed,
+                storage_gib=storage_gib,
+                ebs_gp3_usd_per_gib_month=EBS_GP3_USD_PER_GIB_MONTH,
+                ebs_usd=ebs,
                 usd_total=total,
                 usd_per_effective_pflop_hour=per_pflop,
                 effective_pflops=pflops,
@@ -787,7 +805,7 @@ class AwsSource:
                 price_list_version=table.version or None,
                 instance_storage=row.storage or None,
             ),
-            **self._common(table.region, row),
+            **{**self._common(table.region, row), "storage_gib": float(storage_gib)},
         )
 
     def _spot_offer(
@@ -799,12 +817,13 @@ class AwsSource:
         observed: datetime,
         advisor: SpotAdvisor | None,
         advisor_failure: str | None,
+        storage_gib: Decimal,
     ) -> Offer:
         price = to_decimal(point.spot_price, what="spotPrice")
         label, r, savings = advisor.bucket(region, row.instance_type) if advisor else (None, None, None)
         notes = [
-            f"spot price in {point.availability_zone} as of {_iso_z(point.timestamp)}; billed per second, "
-            "egress and EBS storage extra"
+            f"spot price in {point.availability_zone} as of {_iso_z(point.timestamp)}; billed per second; "
+            f"total includes a {storage_gib} GiB EBS gp3 volume for the expected wall time; egress extra"
         ]
         if label is None or label not in INTERRUPTION_BUCKETS:
             if advisor is None:
@@ -821,7 +840,9 @@ class AwsSource:
                     f"Spot Advisor range {r} is unknown ({label!r}): assumed the {PESSIMISTIC_BUCKET} bucket"
                 )
             label = PESSIMISTIC_BUCKET
-        expected, wall = spot_expected_cost(price, hours, bucket=label)
+        compute, wall = spot_expected_cost(price, hours, bucket=label)
+        ebs = ebs_usd(storage_gib, wall)  # the volume is billed through interruptions too
+        expected = compute + ebs
         notes.append(
             f"may be interrupted: {label} of these instances are interrupted per month (Spot Advisor bucket), "
             f"so the total is the expected cost ({wall.quantize(Decimal('0.01'))} wall hours for {hours} useful)"
@@ -853,12 +874,15 @@ class AwsSource:
                 restart_overhead_h=DEFAULT_RESTART_OVERHEAD_H,
                 checkpoint_write_h=DEFAULT_CHECKPOINT_WRITE_H,
                 expected_wall_hours=wall,
+                storage_gib=storage_gib,
+                ebs_gp3_usd_per_gib_month=EBS_GP3_USD_PER_GIB_MONTH,
+                ebs_usd=ebs,
                 usd_total=expected,
                 usd_per_effective_pflop_hour=per_pflop,
                 effective_pflops=pflops,
                 on_demand_usd_per_hour=row.price_per_unit,
             ),
-            **self._common(region, row),
+            **{**self._common(region, row), "storage_gib": float(storage_gib)},
         )
 
     # --- input 1: the on-demand price list -----------------------------------------------------------
