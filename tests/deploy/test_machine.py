@@ -173,3 +173,26 @@ async def test_provider_failing_after_the_lease_is_blocked_until_the_block_expir
     now = datetime.now(UTC)
     assert "akash:akash1cheap" in ledger.blocked_offers("alice", now)
     assert ledger.blocked_offers("alice", now + timedelta(seconds=601)) == {}
+
+
+async def test_recommended_provider_that_never_bids_is_blocked_for_the_next_quote(tmp_path):
+    from datetime import UTC, datetime
+
+    chain = MemoryChain(bids=[("akash1dear", "9")])  # over the cap of 8; the recommended one is silent
+    ledger, machine, job = _setup(tmp_path, chain)
+    ledger.update_plan("plan_1", body_json=json.dumps({"preferred_provider": "akash1silent"}))
+    done = await machine.run(job, tx_body=chain.create_deployment_body(dseq=7, groups=[], manifest_hash=b"", deposit_uact=500_000))
+    assert done.state == "failed" and done.refund_uact == 500_000
+    blocked = ledger.blocked_offers("alice", datetime.now(UTC))
+    assert "did not bid" in blocked["akash:akash1silent"]
+    assert "akash:akash1dear" not in blocked  # it bid; its price was the problem, not the provider
+
+
+async def test_recommended_provider_bidding_over_the_cap_is_blocked(tmp_path):
+    from datetime import UTC, datetime
+
+    chain = MemoryChain(bids=[("akash1dear", "9")])
+    ledger, machine, job = _setup(tmp_path, chain)
+    ledger.update_plan("plan_1", body_json=json.dumps({"preferred_provider": "akash1dear"}))
+    await machine.run(job, tx_body=chain.create_deployment_body(dseq=7, groups=[], manifest_hash=b"", deposit_uact=500_000))
+    assert "over your max price" in ledger.blocked_offers("alice", datetime.now(UTC))["akash:akash1dear"]

@@ -176,6 +176,7 @@ class DeployMachine:
                     hint="Relax the filters or the region, or try again later.",
                 )
             if chosen is None:
+                self._block_silent_preferred(job, seen)
                 raise NoBids(
                     f"No provider bid at or under {cap} uact/block within {self.settings.bid_wait_blocks} blocks.",
                     hint="Raise the budget, relax the region or GPU model, or try again later.",
@@ -193,6 +194,21 @@ class DeployMachine:
             f"{MAX_LEASE_ATTEMPTS} leases in a row were refused.",
             hint="Try again later; the providers that refused are skipped for a while.",
         )
+
+    def _block_silent_preferred(self, job: Job, seen: dict[str, Bid]) -> None:
+        """The provider the quote recommended did not bid (or bid over the cap): the next quote ranks without it."""
+        try:
+            body = json.loads(self.ledger.get_plan(job.plan_id, owner=job.owner).body_json)
+        except (NectoError, ValueError):
+            return
+        preferred = body.get("preferred_provider")
+        if not preferred:
+            return
+        bid = seen.get(preferred)
+        if bid is None:
+            self._block_provider(job, preferred, "it did not bid on your order")
+        elif bid.price_uact_per_block > Decimal(job.max_price_uact_per_block):
+            self._block_provider(job, preferred, f"it bid {bid.price_uact_per_block} uact/block, over your max price")
 
     def _block_provider(self, job: Job, provider: str, reason: str) -> None:
         """Keep a provider that failed this owner out of quotes and bid choices for a while."""
