@@ -18,7 +18,9 @@ refusals raise from this tree.
     ├── PolicyDenied              a security rule refused the action (no confirmation, plan changed, ...)
     │   └── BudgetExceeded        a spending cap in settings would be exceeded
     ├── PlanNotFound              a plan id that code never built (or that belongs to someone else)
-    └── JobNotFound               a job id unknown to the ledger
+    ├── JobNotFound               a job id unknown to the ledger
+    └── RouterError               the ComputeRouter contract (ADI Chain) reverted, the tx timed out, or an
+                                  argument cannot be encoded (``error_name`` says which)
 """
 
 from __future__ import annotations
@@ -104,3 +106,31 @@ class PlanNotFound(NectoError):
 
 class JobNotFound(NectoError):
     pass
+
+
+class RouterError(NectoError):
+    """A ComputeRouter call failed. ``error_name`` is the contract's custom error (``DuplicateJob``,
+    ``UnknownJob``, ``NotAuthorized``, ``IllegalTransition``) or one of the client's own (``Reverted``,
+    ``Timeout``, ``WrongChain``, ``InvalidArgument``); ``error_args`` holds its decoded arguments."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        error_name: str = "",
+        error_args: dict | None = None,
+        tx_hash: str = "",
+        hint: str = "",
+    ) -> None:
+        super().__init__(message, hint=hint)
+        self.error_name = error_name
+        self.error_args = dict(error_args or {})
+        self.tx_hash = tx_hash
+
+    def to_result(self) -> dict:
+        result = super().to_result()
+        if self.error_name:
+            result["reason"] = self.error_name
+        if self.tx_hash:
+            result["tx_hash"] = self.tx_hash
+        return result

@@ -83,6 +83,9 @@ class NectoService:
         self._last_quote: dict[str, dict[str, Any]] = {}
         self.block_time = settings.block_time_s  # seconds per block for pricing; refreshed from the chain
         self._running: dict[str, asyncio.Task] = {}
+        self._closing: set[str] = set()  # jobs whose close is landing: reconcile leaves them alone
+        self._reconcile_lock: asyncio.Lock | None = None
+        self.last_reconcile: Any = None  # the latest ReconcileReport
         self.machine = DeployMachine(
             ledger=self.ledger, backend=backend, settings=settings, events=self.events, choose_bid=self._choose_bid
         )
@@ -526,7 +529,11 @@ class NectoService:
         job = self.ledger.get_job(plan.job_id, owner=owner)
         self.ledger.audit(owner=owner, action="approve close plan", plan_id=plan.id, plan_hash=plan.plan_hash,
                           result="approved")
-        job = await self.machine.close(job)
+        self._closing.add(job.id)
+        try:
+            job = await self.machine.close(job)
+        finally:
+            self._closing.discard(job.id)
         self.ledger.update_plan(plan.id, status="executed")
         return {
             "status": "ok",
@@ -666,12 +673,52 @@ class NectoService:
         return found
 
     # --- restart: resume or clean up ---------------------------------------------------------------------
+    async def reconcile_chain(self) -> Any:
+        """Compare the ledger with the chain (tools.deploy.reconcile): every open deployment of this account
+        is tracked and healthy, or reported (untracked, lease lost, escrow low, stranded) with a close action.
+        New findings are published to their owner's chat; the report is kept as ``last_reconcile``."""
+        from tools.deploy.reconcile import reconcile
+
+        if self._reconcile_lock is None:
+            self._reconcile_lock = asyncio.Lock()
+        async with self._reconcile_lock:
+            report = await reconcile(
+                self.ledger, self.backend, owner_address=self.backend.address, network=self.settings.network,
+                chain_id=self.settings.effective_chain_id,
+                # escrow hours at the chain's real pace (the sandbox's blocks are fast)
+                block_time_s=await self.backend.block_time_s(),
+                low_escrow_hours=self.settings.low_escrow_hours, now=datetime.now(UTC), account_owner="local",
+                busy_job_ids=set(self._running) | self._closing,
+            )
+        for finding in report.attention(only_new=True):
+            self.events.publish(finding.owner, {"kind": "reconcile", "finding": finding.model_dump(mode="json")})
+        self.last_reconcile = report
+        return report
+
+    def reconcile_findings(self, owner: str) -> list[dict[str, Any]]:
+        """What the last reconcile found that ``owner`` should act on (most urgent first)."""
+        if self.last_reconcile is None:
+            return []
+        return [f.model_dump(mode="json") for f in self.last_reconcile.attention() if f.owner == owner]
+
     async def resume_unfinished(self) -> list[dict[str, Any]]:
-        """Continue every job a crash interrupted (or close it), so no deposit is stranded; and mark jobs
-        the ledger thinks are running but the chain has closed (escrow ran out, the sandbox restarted)."""
-        results = await self._reconcile_running()
+        """Continue every job a crash interrupted (or close it), so no deposit is stranded; and reconcile the
+        ledger with the chain (deployments Necto lost track of, leases lost, escrow low, closed on chain)."""
+        try:
+            report = await self.reconcile_chain()
+        except NectoError as exc:
+            log.warning("reconcile with the chain failed (%s); checking running jobs only", exc.message)
+            results = await self._reconcile_running()
+        else:
+            results = [
+                self._job_result(self.ledger.job(f.job_id))
+                for f in report.findings if f.kind == "closed_on_chain" and f.job_id
+            ]
         for job in self.ledger.unfinished_jobs():
             if job.network != self.settings.network:
+                continue
+            if job.state == "found":
+                results.append(self._job_result(job))  # reported with a close action; nothing to resume or sign
                 continue
             if job.state == "confirmed" and not job.create_tx_hash:
                 # Approved but never signed: prices and the user's intent may have moved since; signing

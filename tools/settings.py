@@ -74,6 +74,18 @@ class NectoSettings(BaseSettings):
     devnet_providers: int = 24
     devnet_seed: int = 7
 
+    # --- tracking: the ComputeRouter contract on an EVM chain (ADI Chain) ----------------------------
+    # Each job is "untracked" (ledger only) or "tracked" (also recorded in ComputeRouter); the user can
+    # choose per job, this is the default.
+    tracking: Literal["tracked", "untracked"] = "untracked"
+    evm_rpc_url: str | None = None  # None: the sandbox devnet's EVM (<devnet>/evm); ADI testnet: rpc.ab.testnet...
+    evm_chain_id: int = 99999  # ADI testnet; mainnet 36900
+    router_contract_address: str | None = None  # None in the sandbox: deployed on first use and remembered
+    router_key_file: Path | None = None  # the router account's key (0600); None: <key_dir>/router.key
+    trace_dir: Path | None = None  # reasoning traces, content-addressed; None: <data_dir>/traces
+    reconcile_interval_s: float = 300.0  # compare the ledger with the chain this often (and at start-up)
+    low_escrow_hours: float = 24.0  # warn when a running deployment's escrow lasts less than this
+
     # --- persistence and keys ----------------------------------------------------------------------
     data_dir: Path = Field(default_factory=_default_data_dir)
     database_url: str | None = None  # None: sqlite:///<data_dir>/necto.db

@@ -2,6 +2,9 @@
 
 Bodies are JSON (not protobuf): this fake exercises the state machine, not the wire format (the devnet
 tests do that). It counts what was signed so tests can prove nothing is ever paid twice.
+
+Reconcile switches: ``add_untracked`` (a deployment the ledger never heard of), ``lose_lease`` (the provider
+ends the lease), ``set_escrow`` (escrow running low) and ``close_outside`` (closed behind Necto's back).
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ import hashlib
 import json
 from decimal import Decimal
 
-from tools.deploy.backend import Bid, IncludedTx, LeaseReadiness
+from tools.deploy.backend import Bid, ChainDeployment, ChainLease, IncludedTx, LeaseReadiness
 from tools.errors import BroadcastError, ManifestRejected
 
 
@@ -75,9 +78,12 @@ class MemoryChain:
     def _apply(self, msg: dict) -> None:
         if msg["type"] == "create":
             self.balance_uact -= msg["deposit"]
-            self.deployments[msg["dseq"]] = {"state": "active", "escrow": msg["deposit"], "lease": None}
+            self.deployments[msg["dseq"]] = {"state": "active", "escrow": msg["deposit"], "lease": None,
+                                             "created": self.height + 1}
         elif msg["type"] == "lease":
-            self.deployments[msg["dseq"]]["lease"] = msg["provider"]
+            price = dict(self.offered_bids).get(msg["provider"], "1")
+            self.deployments[msg["dseq"]].update(lease=msg["provider"], lease_state="active", price=Decimal(price),
+                                                 lease_created=self.height + 1, lease_reason="")
         elif msg["type"] == "close":
             d = self.deployments[msg["dseq"]]
             spent = 3 if d["lease"] else 0
@@ -96,7 +102,8 @@ class MemoryChain:
         return None if d is None else d["escrow"]
 
     async def lease_state(self, dseq):
-        return "active" if self.deployments.get(dseq, {}).get("lease") else None
+        d = self.deployments.get(dseq, {})
+        return d.get("lease_state", "active") if d.get("lease") else None
 
     async def latest_height(self) -> int:
         self.height += 1
@@ -134,3 +141,40 @@ class MemoryChain:
 
     async def akt_usd(self):
         return Decimal("1.25")
+
+    async def open_deployments(self) -> list[ChainDeployment]:
+        found = []
+        for dseq, d in sorted(self.deployments.items()):
+            if d["state"] != "active":
+                continue
+            leases = ()
+            if d.get("lease"):
+                leases = (ChainLease(provider=d["lease"], gseq=1, oseq=1, bseq=0, state=d.get("lease_state", "active"),
+                                     price_per_block=d.get("price", Decimal(1)), denom="uact",
+                                     created_height=d.get("lease_created", 0), reason=d.get("lease_reason", "")),)
+            found.append(ChainDeployment(owner=self.address, dseq=dseq, state="active", escrow_left_uact=d["escrow"],
+                                         created_height=d.get("created", 0), escrow_state="open", leases=leases))
+        return found
+
+    # --- reconcile switches ----------------------------------------------------------------------------
+    def add_untracked(self, dseq: int, *, escrow_uact: int = 500_000, provider: str | None = None,
+                      price: str = "5") -> None:
+        """A deployment of this account that no ledger job knows (Necto crashed before writing, or another
+        tool made it); with ``provider`` it also has an active lease."""
+        self.balance_uact -= escrow_uact
+        self.deployments[dseq] = {"state": "active", "escrow": escrow_uact, "lease": None, "created": self.height}
+        if provider:
+            self.deployments[dseq].update(lease=provider, lease_state="active", price=Decimal(price),
+                                          lease_created=self.height, lease_reason="")
+
+    def lose_lease(self, dseq: int, *, reason: str = "lease_closed_unstable") -> None:
+        """The provider ends the lease (restart, eviction); the deployment and its escrow stay open."""
+        self.deployments[dseq].update(lease_state="closed", lease_reason=reason)
+
+    def set_escrow(self, dseq: int, uact: int) -> None:
+        """Escrow left on the deployment (e.g. a low value: the lease has been paying for a while)."""
+        self.deployments[dseq]["escrow"] = uact
+
+    def close_outside(self, dseq: int) -> None:
+        """Closed on chain behind Necto's back (escrow ran out, another tool closed it)."""
+        self.deployments[dseq]["state"] = "closed"

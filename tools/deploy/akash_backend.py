@@ -6,6 +6,7 @@ allow-list (``tools.akash.messages.assert_signable``) and that equal the bytes t
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
@@ -17,10 +18,10 @@ import httpx
 from tools.akash import messages as akash_messages
 from tools.akash.gateway import ProviderGateway
 from tools.akash.jwt import create_jwt
-from tools.akash.rest import AkashRest
+from tools.akash.rest import AkashRest, Deployment, Lease
 from tools.akash.signer import LocalKeySigner
 from tools.akash.tx import TxClient
-from tools.deploy.backend import Bid, IncludedTx, LeaseReadiness
+from tools.deploy.backend import Bid, ChainDeployment, ChainLease, IncludedTx, LeaseReadiness
 from tools.errors import ChainError, InsufficientFunds, PolicyDenied
 from tools.settings import NectoSettings
 from tools.tls import default_ssl_context
@@ -29,6 +30,7 @@ log = logging.getLogger(__name__)
 
 DEC_PLACES = Decimal("0.000000000000000001")
 BLOCK_TIME_CACHE_S = 600
+LEASE_QUERIES_IN_FLIGHT = 8
 
 
 def tx_body_bytes(msgs: list[Any], memo: str = "") -> bytes:
@@ -128,6 +130,29 @@ class AkashBackend:
         async with self._rest() as rest:
             leases = await rest.leases(self.address, dseq=dseq)
         return leases[0].state if leases else None
+
+    async def open_deployments(self) -> list[ChainDeployment]:
+        # Active leases of the whole account in one query; only deployments without one are looked up
+        # one by one (to say how their lease ended). Listing every lease the account ever had could run
+        # to many pages on mainnet.
+        async with self._rest() as rest:
+            deployments = await rest.deployments(self.address, state="active")
+            if not deployments:
+                return []
+            active = await rest.leases(self.address, state="active")
+            by_dseq: dict[int, list[Lease]] = {}
+            for lease in active:
+                by_dseq.setdefault(lease.id.dseq, []).append(lease)
+            gate = asyncio.Semaphore(LEASE_QUERIES_IN_FLIGHT)
+
+            async def leases_of(dseq: int) -> list[Lease]:
+                async with gate:
+                    return await rest.leases(self.address, dseq=dseq)
+
+            missing = [d.dseq for d in deployments if d.dseq not in by_dseq]
+            for dseq, leases in zip(missing, await asyncio.gather(*(leases_of(d) for d in missing)), strict=True):
+                by_dseq[dseq] = leases
+        return [_chain_deployment(d, by_dseq.get(d.dseq, [])) for d in sorted(deployments, key=lambda d: d.dseq)]
 
     async def latest_height(self) -> int:
         async with self._rest() as rest:
@@ -267,3 +292,30 @@ class AkashBackend:
         async with self._gateway(host_uri) as gateway:
             async for line in gateway.logs(dseq, gseq, oseq, tail=tail, follow=follow, services=services):
                 yield {"service": line.service, "message": line.message}
+
+
+def _chain_deployment(deployment: Deployment, leases: list[Lease]) -> ChainDeployment:
+    return ChainDeployment(
+        owner=deployment.owner,
+        dseq=deployment.dseq,
+        state=deployment.state,
+        escrow_left_uact=int(sum((c.amount for c in deployment.escrow_funds if c.denom == "uact"), Decimal(0))),
+        created_height=deployment.created_at,
+        escrow_state=deployment.escrow_state or "",
+        version=deployment.hash_hex,
+        leases=tuple(
+            ChainLease(
+                provider=lease.id.provider,
+                gseq=lease.id.gseq,
+                oseq=lease.id.oseq,
+                bseq=lease.id.bseq,
+                state=lease.state,
+                price_per_block=lease.price.amount,
+                denom=lease.price.denom,
+                created_height=lease.created_at,
+                closed_height=lease.closed_on,
+                reason="" if lease.state == "active" else lease.reason,
+            )
+            for lease in sorted(leases, key=lambda lease: (lease.id.gseq, lease.id.oseq, lease.created_at))
+        ),
+    )

@@ -32,6 +32,48 @@ class Bid:
 
 
 @dataclass(frozen=True)
+class ChainLease:
+    """One lease of a deployment as the chain reports it (any state: active, insufficient_funds, closed)."""
+
+    provider: str
+    gseq: int
+    oseq: int
+    bseq: int
+    state: str
+    price_per_block: Decimal  # in ``denom`` (uact since chain v2; uakt on leases made before it)
+    denom: str
+    created_height: int
+    closed_height: int = 0
+    reason: str = ""  # why it ended, e.g. "lease_closed_insufficient_funds" (empty while active)
+
+
+@dataclass(frozen=True)
+class ChainDeployment:
+    """One deployment of the signer account as the chain reports it, with its escrow and leases."""
+
+    owner: str
+    dseq: int
+    state: str
+    escrow_left_uact: int  # what is left of the deposit (whole uact; escrow counts in 18-decimal DecCoins)
+    created_height: int
+    escrow_state: str = ""  # open | overdrawn | closed
+    version: str = ""  # the manifest hash (hex) the deployment was created with
+    leases: tuple[ChainLease, ...] = ()
+
+    @property
+    def active_leases(self) -> tuple[ChainLease, ...]:
+        return tuple(lease for lease in self.leases if lease.state == "active")
+
+    @property
+    def price_uact_per_block(self) -> Decimal | None:
+        """What the active leases draw from escrow per block (0 without one; None if one is not priced in uact)."""
+        active = self.active_leases
+        if any(lease.denom != "uact" for lease in active):
+            return None
+        return sum((lease.price_per_block for lease in active), Decimal(0))
+
+
+@dataclass(frozen=True)
 class LeaseReadiness:
     ready: bool
     uris: list[str]
@@ -94,3 +136,7 @@ class ChainBackend(Protocol):
 
     async def akt_usd(self) -> Decimal | None:
         """AKT/USD from the chain's oracle (akash.md §6), or None when it has no price."""
+
+    async def open_deployments(self) -> list[ChainDeployment]:
+        """Every active deployment of the signer account, with its escrow left and its leases (for
+        reconciling the ledger with the chain: tools.deploy.reconcile)."""

@@ -72,6 +72,10 @@ from tools.pricing.normalize import to_decimal
 from tools.pricing.offer import Money, Offer, PricingModel, format_usd
 from tools.request import ComputeRequest, Objective, region_matches
 
+# The ranking policy's version, stored with every routing decision (tools.routing) so a replay can tell a
+# tampered decision from one made under other rules: bump when scoring or filters change meaning.
+POLICY_VERSION = "rank-1"
+
 # Uptime assumed when a source reports none: an established cloud's on-demand machine vs an Akash
 # provider nobody has measured.
 DEFAULT_UPTIME: dict[str, Decimal] = {
