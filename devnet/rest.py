@@ -457,6 +457,7 @@ MARKET_FAKES: tuple[tuple[str, str, str], ...] = (
     ("/ionet", "devnet.ionet_api", "build_ionet_app"),
     ("/render", "devnet.render_api", "build_render_app"),
     ("/coingecko", "devnet.coingecko_api", "build_coingecko_app"),
+    ("/evm", "devnet.evm", "build_evm_app"),  # ADI Chain stand-in: Ethereum JSON-RPC at <rest_url>/evm/
 )
 
 

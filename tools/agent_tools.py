@@ -294,13 +294,16 @@ def build_agent_tools(backend: NectoToolBackend | Callable[[], NectoToolBackend]
           {"status": "awaiting_confirmation", "plan_id", "summary"} until the user approves, then
           {"status": "ok", "job_id", "dseq", "provider", "state", "uris"}; {"status": "rejected"} if declined.
         """
-        return await _confirmed_call(
+        result = await _confirmed_call(
             tool_context,
             plan_id,
             lambda owner, confirmed_hash: svc().execute_deploy_plan(
                 plan_id, confirmed_hash=confirmed_hash, owner=owner
             ),
         )
+        if result.get("job_id"):
+            _keep_trace(result["job_id"], tool_context)
+        return result
 
     async def tail_logs(
         job_id: str | None = None, tail: int = 50, service: str | None = None, tool_context: Any = None
@@ -329,7 +332,10 @@ def build_agent_tools(backend: NectoToolBackend | Callable[[], NectoToolBackend]
         Returns:
           {"status": "ok", "job": {...}}
         """
-        return await _guard(lambda: svc().record_job(job_id, note=note, owner=_owner(tool_context)))
+        backend_ = svc()
+        if hasattr(backend_, "record_job_async"):  # tracked jobs also go to the ComputeRouter contract
+            return await _guard(lambda: backend_.record_job_async(job_id, note=note, owner=_owner(tool_context)))
+        return await _guard(lambda: backend_.record_job(job_id, note=note, owner=_owner(tool_context)))
 
     async def deployment_status(job_id: str | None = None, tool_context: Any = None) -> dict[str, Any]:
         """Use this to check a deployment: state, provider, URIs, cost so far and escrow left.
@@ -382,6 +388,18 @@ def build_agent_tools(backend: NectoToolBackend | Callable[[], NectoToolBackend]
         return await _guard(
             lambda: svc().list_jobs(limit=max(1, min(int(limit), 200)), state=state, owner=_owner(tool_context))
         )
+
+    def _keep_trace(job_id: str, tool_context: Any) -> None:
+        """Store the conversation that led to this job (the agent's reasoning trace), content-addressed."""
+        store = getattr(svc(), "store_trace", None)
+        session = getattr(tool_context, "session", None)
+        if store is None or session is None:
+            return
+        try:
+            events = [event.model_dump(mode="json", exclude_none=True) for event in session.events]
+            store(job_id, events, owner=_owner(tool_context))
+        except Exception:  # a trace is evidence, not a precondition: never fail the deploy over it
+            logging.getLogger(__name__).warning("reasoning trace for %s not stored", job_id, exc_info=True)
 
     async def _confirmed_call(tool_context: Any, plan_id: str, execute) -> dict[str, Any]:
         owner = _owner(tool_context)

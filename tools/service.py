@@ -52,6 +52,7 @@ def _filter_keys() -> frozenset[str]:
 
 
 FILTER_KEYS = _filter_keys()
+NON_REQUEST_KEYS = FILTER_KEYS | {"tracked"}
 
 
 def _source_family(name: str) -> str:
@@ -69,10 +70,17 @@ class NectoService:
         sources: list[Any] | None = None,
         devnet: Any = None,
         tokens: Any = None,
+        tracker: Any = None,
+        traces: Any = None,
     ) -> None:
         from tools.pricing.token_service import TokenPriceService
+        from tools.routing.traces import LocalTraceStore
 
         self.settings = settings
+        # Tracked jobs are recorded in the ComputeRouter (tools.tracking); None: no EVM chain configured.
+        self.tracker = tracker
+        # Reasoning traces, content-addressed (a 0G Storage backend can implement the same TraceStore).
+        self.traces = traces if traces is not None else LocalTraceStore(settings.trace_dir or settings.data_dir / "traces")
         # Token prices (AKT, RENDER, IO): the oracle first, then CoinGecko when wired (tools.wiring).
         self.tokens = tokens if tokens is not None else TokenPriceService(oracle=lambda: backend.akt_usd())
         self.backend = backend
@@ -108,7 +116,7 @@ class NectoService:
         are ignored here; ``build_filters`` reads them."""
         from tools.sdl.templates import template_defaults
 
-        args = {k: v for k, v in args.items() if v is not None and k not in FILTER_KEYS}
+        args = {k: v for k, v in args.items() if v is not None and k not in NON_REQUEST_KEYS}
         workload = args.get("workload", "custom")
         defaults = template_defaults(workload) if workload in WORKLOADS else {}
         merged = {**defaults, **args}
@@ -183,7 +191,8 @@ class NectoService:
         }
         if not data["offers"]:
             result["hint"] = _relax_hint(request)
-        self._last_quote[owner] = {"request": request, "offers": {o["offer_id"]: o for o in data["offers"]}}
+        self._last_quote[owner] = {"request": request, "offers": {o["offer_id"]: o for o in data["offers"]},
+                                   "quote": quote, "block_time": self.block_time}
         return result
 
     def last_quote_offers(self, owner: str = "local", limit: int = 80) -> list[dict[str, Any]]:
@@ -267,6 +276,7 @@ class NectoService:
 
         request = self.build_request(args)
         filters = self.build_filters(args)
+        tracked = self._tracked_choice(args.get("tracked"))
         if filters is not None and filters.sources and "akash" not in {_source_family(n) for n in filters.sources}:
             raise InvalidRequest(
                 f"Necto deploys to Akash, and the filter 'sources: {', '.join(filters.sources)}' leaves Akash out.",
@@ -289,6 +299,7 @@ class NectoService:
             offer = quoted.get("recommendation")
         if offer is not None and not offer.get("deployable", False):
             offer = None
+        decision = await self._record_decision(owner, offer)
         expected = Decimal(str(offer["usd_per_hour"])) if offer else None
         block_time = await self.refresh_block_time()
         pricing = price_plan(
@@ -364,6 +375,15 @@ class NectoService:
             "preferred_provider": offer.get("provider_address") if offer else None,
             "preferred_provider_name": offer.get("provider") if offer else None,
             "offer_id": offer.get("offer_id") if offer else None,
+            # The routing decision behind this plan (snapshot + outcome hashes, tools.routing): under the plan
+            # hash, so `necto verify` can tell a changed decision from the one the user approved.
+            "routing_decision": (
+                {"id": decision[0], "decision_hash": decision[1].decision_hash,
+                 "request_sha256": decision[1].request_sha256, "policy_version": decision[1].policy_version}
+                if decision else None
+            ),
+            "tracked": tracked,
+            **({"tracking": self.tracker.describe()} if tracked and self.tracker is not None else {}),
             # The user's hard filters also bind the bid choice (audited only, VRAM ...), so they are signed off.
             **({"filters": filters.model_dump(mode="json", exclude_defaults=True)} if filters is not None else {}),
             "services": services,
@@ -389,6 +409,8 @@ class NectoService:
             expires_at=datetime.now(UTC) + PLAN_TTL,
         )
         self.ledger.add_plan(plan)
+        if decision is not None:
+            self.ledger.link_routing_decision(decision[0], plan_id=plan.id)
         card = deploy_card(body, self.backend.describe(tx_body), plan.id, digest)
         return {
             "status": "ok",
@@ -454,8 +476,11 @@ class NectoService:
             max_price_uact_per_block=body["max_price_uact_per_block"],
             deposit_uact=body["deposit_uact"],
             provider_name=body.get("preferred_provider_name") or "",
+            tracked=bool(body.get("tracked")),
         )
         self.ledger.add_job(job)
+        if body.get("routing_decision"):
+            self.ledger.link_routing_decision(body["routing_decision"]["id"], job_id=job.id)
         self.ledger.update_plan(plan.id, status="executing", job_id=job.id)
         self.ledger.add_event(job.id, "confirmed", "You approved the plan.", {"plan_hash": plan.plan_hash})
         self.ledger.audit(owner=owner, action="approve deployment plan", plan_id=plan.id, plan_hash=plan.plan_hash,
@@ -466,10 +491,15 @@ class NectoService:
 
     async def _run_job(self, job: Job, tx_body: bytes) -> Job:
         # The deploy outlives its caller: a closed browser tab cancels the chat handler, not the deploy.
-        task = asyncio.ensure_future(self.machine.run(job, tx_body=tx_body))
+        task = asyncio.ensure_future(self._run_and_track(job, tx_body))
         self._running[job.id] = task
         task.add_done_callback(lambda _done: self._running.pop(job.id, None))
         return await asyncio.shield(task)
+
+    async def _run_and_track(self, job: Job, tx_body: bytes) -> Job:
+        job = await self.machine.run(job, tx_body=tx_body)
+        await self.sync_tracking(job)
+        return job
 
     def _check_caps(self, owner: str, body: dict[str, Any]) -> None:
         s = self.settings
@@ -534,6 +564,7 @@ class NectoService:
             job = await self.machine.close(job)
         finally:
             self._closing.discard(job.id)
+        await self.sync_tracking(job)
         self.ledger.update_plan(plan.id, status="executed")
         return {
             "status": "ok",
@@ -602,6 +633,18 @@ class NectoService:
         job = self.ledger.update_job(job.id, **fields)
         self.ledger.add_event(job.id, job.state, "Recorded in the ledger." + (" Note kept." if note else ""))
         return {"status": "ok", "mode": "untracked", "job": self.job_view(job)}
+
+    async def record_job_async(self, job_id: str | None, *, note: str | None, owner: str) -> dict[str, Any]:
+        """``record_job``: the ledger always; for a tracked job also the ComputeRouter (recorded if it is not
+        yet, its status brought up to date), with the transactions it took."""
+        result = self.record_job(job_id, note=note, owner=owner)
+        job = self.ledger.job(result["job"]["job_id"])
+        if not job.tracked:
+            return result
+        sent = await self.sync_tracking(job, raise_errors=True)
+        on_chain = await asyncio.to_thread(self.tracker.get, job.id) if self.tracker is not None else None
+        return {**result, "mode": "tracked", "evm_transactions": sent,
+                "on_chain": on_chain.model_dump(mode="json") if on_chain is not None else None}
 
     async def status(self, job_id: str | None, *, owner: str) -> dict[str, Any]:
         job = self.ledger.get_job(job_id, owner=owner)
@@ -750,6 +793,175 @@ class NectoService:
                                       "network was restarted).")
                 results.append(self._job_result(job))
         return results
+
+    # --- routing decisions, tracking, verification -----------------------------------------------------
+    def _tracked_choice(self, asked: Any) -> bool:
+        tracked = self.settings.tracking == "tracked" if asked is None else bool(asked)
+        if tracked and self.tracker is None:
+            raise InvalidRequest(
+                "Tracked mode records the job on an EVM chain, and none is configured.",
+                hint="Set NECTO_EVM_RPC_URL and NECTO_ROUTER_CONTRACT_ADDRESS, or deploy untracked.",
+            )
+        return tracked
+
+    async def _record_decision(self, owner: str, offer: dict[str, Any] | None) -> tuple[str, Any] | None:
+        """Store the routing decision behind a plan: the owner's last quote's full snapshot and its outcome."""
+        from tools.ledger.models import RoutingDecision
+        from tools.pricing.tokens import TokenPriceUnavailable
+        from tools.routing.decision import record_decision
+
+        cached = self._last_quote.get(owner) or {}
+        quote = cached.get("quote")
+        if quote is None:
+            return None
+        chosen = offer.get("offer_id") if offer else None
+        symbols = sorted({o.inputs["token_symbol"] for o in quote.ranking._candidates if "token_symbol" in o.inputs})
+        prices = []
+        for symbol in symbols:
+            try:
+                prices.append(await self.tokens.price(symbol))
+            except TokenPriceUnavailable:
+                pass
+        record = record_decision(quote, chosen_offer_id=chosen, token_prices=prices, block_time_s=cached.get("block_time"))
+        row = self.ledger.add_routing_decision(RoutingDecision(
+            id=new_id("dec"), owner=owner, policy_version=record.policy_version,
+            snapshot_json=record.snapshot_json, snapshot_sha256=record.snapshot_sha256,
+            decision_json=record.outcome_json, decision_sha256=record.outcome_sha256, chosen_offer_id=chosen,
+        ))
+        return row.id, record
+
+    def _decision_for_job(self, job: Job) -> tuple[Any, Any, dict[str, Any]] | None:
+        """(ledger row, DecisionRecord, plan body) for a job's routing decision, or None when it has none."""
+        from tools.routing.decision import DecisionRecord
+
+        if not job.routing_decision_id:
+            return None
+        row = self.ledger.routing_decision(job.routing_decision_id)
+        if row is None:
+            return None
+        body = json.loads(self.ledger.get_plan(job.plan_id, owner=job.owner).body_json)
+        approved = body.get("routing_decision") or {}
+        record = DecisionRecord(
+            policy_version=row.policy_version, snapshot_json=row.snapshot_json, snapshot_sha256=row.snapshot_sha256,
+            outcome_json=row.decision_json, outcome_sha256=row.decision_sha256,
+            # the hashes the user approved (under the plan hash), not values recomputed from the stored rows
+            request_sha256=approved.get("request_sha256", ""), decision_hash=approved.get("decision_hash", ""),
+        )
+        return row, record, body
+
+    async def sync_tracking(self, job: Job, *, raise_errors: bool = False) -> list[str]:
+        """Bring a tracked job's ComputeRouter record up to date (record it once it has a provider, then
+        move its status). Failures never undo the deployment: they are noted on the job and retried by
+        ``record_job``. Returns the EVM transaction hashes sent."""
+        if not job.tracked or self.tracker is None:
+            return []
+        sent: list[str] = []
+        try:
+            on_chain = await asyncio.to_thread(self.tracker.get, job.id)
+            if on_chain is None:
+                found = self._decision_for_job(job)
+                if found is None or not job.provider:
+                    return []  # nothing chose a provider yet (or no decision): nothing to record
+                row, record, _ = found
+                tx = await asyncio.to_thread(
+                    self.tracker.record, job_id=job.id, owner=job.owner, provider=job.provider,
+                    request_hash=record.request_sha256, decision_hash=record.decision_hash,
+                    price_uact_per_block=job.price_uact_per_block or "0", dseq=job.dseq,
+                )
+                sent.append(tx.tx_hash)
+                self._note_evm_tx(job, "record job (evm)", tx)
+                self._sign_decision(job, row, record)
+            tx = await asyncio.to_thread(self.tracker.set_status, job.id, job.state)
+            if tx is not None:
+                sent.append(tx.tx_hash)
+                self._note_evm_tx(job, f"job status -> {job.state} (evm)", tx)
+        except NectoError as exc:
+            self.ledger.add_event(job.id, job.state, f"The on-chain record was not updated: {exc.message} "
+                                  "(`record_job` tries again).")
+            if raise_errors:
+                raise
+        return sent
+
+    def _note_evm_tx(self, job: Job, kind: str, tx: Any) -> None:
+        chain_id = str(self.tracker.chain_id)
+        self.ledger.record_tx(owner=job.owner, kind=kind, chain="evm", chain_id=chain_id, tx_hash=tx.tx_hash,
+                              status="included", job_id=job.id, height=tx.block_number)
+        self.ledger.audit(owner=job.owner, action=kind, plan_id=job.plan_id, tx_hash=tx.tx_hash,
+                          result=f"included in EVM block {tx.block_number}")
+        self.ledger.add_event(job.id, job.state, f"Recorded on {self.tracker.describe()}: {kind} ({tx.tx_hash[:18]}...).")
+
+    def _sign_decision(self, job: Job, row: Any, record: Any) -> None:
+        """The router key's EIP-712 signature over the decision (optional evidence `necto verify` checks)."""
+        from tools.routing.eip712 import sign_decision
+
+        signature = sign_decision(
+            self.tracker.account.key, job_id=job.id, decision_hash=record.decision_hash,
+            request_hash=record.request_sha256, policy_version=record.policy_version,
+            chain_id=self.tracker.chain_id, verifying_contract=self.tracker.client().address,
+        )
+        self.ledger.update_routing_decision(row.id, router_signature=signature)
+
+    def store_trace(self, job_id: str, events: list[dict[str, Any]], *, owner: str) -> str | None:
+        """Keep the agent's reasoning for a job, content-addressed; returns the trace ref."""
+        from tools.routing.traces import trace_from_events
+
+        job = self.ledger.get_job(job_id, owner=owner)
+        ref = self.traces.put(trace_from_events(events, job_id=job.id))
+        if job.routing_decision_id:
+            self.ledger.update_routing_decision(job.routing_decision_id, trace_ref=ref)
+        return ref
+
+    async def verify_job(self, job_id: str | None, *, owner: str) -> dict[str, Any]:
+        """Replay and check a job's routing decision (``necto verify JOB``): the stored snapshot and outcome
+        against their hashes and against the hashes the user approved, the ranking replayed with this code,
+        and for tracked jobs the ComputeRouter record and the router's signature."""
+        from tools.deploy.plan import plan_hash
+        from tools.routing.verify import Finding, LeaseFacts, SignatureCheck, verify
+
+        job = self.ledger.get_job(job_id, owner=owner)
+        found = self._decision_for_job(job)
+        if found is None:
+            raise InvalidRequest(f"Job {job.id} has no routing decision to verify (it was made before Necto "
+                                 "recorded decisions, or found on chain).")
+        row, record, body = found
+        on_chain = None
+        if job.tracked and self.tracker is not None:
+            on_chain = await asyncio.to_thread(self.tracker.get, job.id)
+        lease = LeaseFacts(dseq=job.dseq, provider=job.provider, price_uact_per_block=job.price_uact_per_block or "0") \
+            if job.provider else None
+        signature = None
+        if row.router_signature and self.tracker is not None:
+            signature = SignatureCheck(signature=row.router_signature, expected_signer=self.tracker.address,
+                                       job_id=job.id, chain_id=self.tracker.chain_id,
+                                       verifying_contract=self.tracker.client().address)
+        report = verify(record, on_chain=on_chain, tracked=job.tracked, lease=lease, signature=signature)
+        # The plan itself: its body (which carries the approved decision hash) still hashes to the plan hash
+        # the user approved, as the audit log recorded it.
+        plan = self.ledger.get_plan(job.plan_id, owner=job.owner)
+        recomputed = plan_hash(body, unb64(plan.tx_body_b64))
+        approved = [a.plan_hash for a in self.ledger.audit_entries(job.owner)
+                    if a.plan_id == plan.id and a.action == "approve deployment plan"]
+        extra = [Finding(check="plan hash", ok=recomputed == plan.plan_hash, expected=plan.plan_hash,
+                         actual=recomputed, detail="the stored plan (with the approved decision hash) is unchanged"
+                         if recomputed == plan.plan_hash else "the stored plan was changed after approval")]
+        if approved:
+            extra.append(Finding(check="approved plan", ok=approved[-1] == plan.plan_hash, expected=approved[-1],
+                                 actual=plan.plan_hash, detail="the audit log's approved plan hash"))
+        if on_chain is not None:
+            ours = on_chain.submitter.lower() == self.tracker.address.lower()
+            extra.append(Finding(check="on-chain submitter", ok=ours, expected=self.tracker.address,
+                                 actual=on_chain.submitter, detail="recorded by Necto's router account"
+                                 if ours else "someone else recorded this job id first"))
+        findings = [*report.findings, *extra]
+        ok = report.ok and all(f.ok for f in extra)
+        lines = [report.render(), *(f"  {'ok  ' if f.ok else 'FAIL'} {f.check}: {f.detail}" for f in extra)]
+        return {
+            "status": "ok", "job_id": job.id, "verified": ok, "tracked": job.tracked,
+            "decision_id": row.id, "decision_hash": record.decision_hash, "policy_version": record.policy_version,
+            "trace_ref": row.trace_ref or None,
+            "findings": [f.model_dump(mode="json") for f in findings], "not_checked": list(report.not_checked),
+            "report": "\n".join(lines),
+        }
 
     # --- bid choice ------------------------------------------------------------------------------------
     async def _choose_bid(self, bids: list[Bid], job: Job) -> Bid | None:

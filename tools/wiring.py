@@ -194,4 +194,7 @@ def build_service(settings: NectoSettings):
         settings, rest_url=rest_url, console_url=console_url, lambda_url=lambda_url, market_base=market_base,
         tokens=tokens,
     )
-    return NectoService(settings, backend=backend, sources=sources, devnet=devnet, tokens=tokens)
+    from tools.tracking import build_tracker
+
+    tracker = build_tracker(settings, sandbox_base=market_base)
+    return NectoService(settings, backend=backend, sources=sources, devnet=devnet, tokens=tokens, tracker=tracker)

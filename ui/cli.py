@@ -4,11 +4,13 @@
     necto devnet [--port N]                     the sandbox network, standalone
     necto ask "MESSAGE" --json | necto ask --json -
     necto quote [...] --json
-    necto deploy --template T [...] --confirm --json
+    necto deploy --template T [...] [--tracked] --confirm --json
     necto logs JOB [--tail N] [--follow]
     necto status [JOB] [--json]
     necto jobs [--json]
     necto close JOB --confirm
+    necto record [JOB] [--note TEXT]             ledger; tracked jobs also in the ComputeRouter contract
+    necto verify JOB [--json]                   replay the routing decision, check hashes and the chain
 
 Errors print one sentence (and a hint) on stderr and exit 1; never a traceback.
 """
@@ -222,6 +224,8 @@ def deploy(template: str = typer.Option(..., "--template", help="nextjs, react, 
            objective: str | None = typer.Option(None),
            env: list[str] = typer.Option([], "--env", help="KEY=VALUE environment for the container (repeatable)."),
            model: str | None = typer.Option(None, "--model", help="Model to serve (vllm), e.g. Qwen/Qwen2.5-7B-Instruct."),
+           tracked: bool | None = typer.Option(None, "--tracked/--untracked",
+                                               help="Also record the job in the ComputeRouter contract (default: settings)."),
            confirm: bool = typer.Option(False, "--confirm", help="Approve the plan (required to sign)."),
            as_json: bool = typer.Option(False, "--json")) -> None:
     """Deploy non-interactively. Without --confirm it only prints the plan's confirmation card."""
@@ -229,7 +233,7 @@ def deploy(template: str = typer.Option(..., "--template", help="nextjs, react, 
     _note_ephemeral_sandbox(service)
     args = {"workload": template, "image": image, "cpu": cpu, "memory_gib": memory_gib, "storage_gib": storage_gib,
             "gpu_model": gpu, "gpu_count": gpus, "region": region, "hours": hours,
-            "max_usd_per_hour": max_usd_per_hour, "objective": objective}
+            "max_usd_per_hour": max_usd_per_hour, "objective": objective, "tracked": tracked}
 
     variables = {}
     for item in env:
@@ -287,6 +291,36 @@ def jobs(as_json: bool = typer.Option(False, "--json"), limit: int = typer.Optio
     for j in result["jobs"]:
         typer.echo(f"{j['job_id']}  {j['state']:<13} {j['workload']:<9} dseq {j['dseq']:<15} {j['provider'] or '-':<24} "
                    f"{' '.join(j['uris'])}")
+
+
+@app.command()
+@friendly
+def verify(job: str = typer.Argument(..., help="The job id (see `necto jobs`)."),
+           as_json: bool = typer.Option(False, "--json")) -> None:
+    """Replay a job's routing decision and check every hash (and, for tracked jobs, the on-chain record).
+
+    Exit status 0 when everything matches, 1 when anything differs (the report says exactly what)."""
+    result = _run(_service().verify_job(job, owner=OWNER))
+    if as_json:
+        _print_json({k: v for k, v in result.items() if k != "report"})
+    else:
+        typer.echo(result["report"])
+    if not result["verified"]:
+        raise typer.Exit(1)
+
+
+@app.command()
+@friendly
+def record(job: str = typer.Argument(None), note: str | None = typer.Option(None),
+           as_json: bool = typer.Option(False, "--json")) -> None:
+    """Record a job in the ledger (and, when it is tracked, in the ComputeRouter contract)."""
+    result = _run(_service().record_job_async(job, note=note, owner=OWNER))
+    if as_json:
+        _print_json(result)
+        return
+    typer.echo(f"{result['job']['job_id']}: recorded ({result['mode']})")
+    for tx in result.get("evm_transactions") or []:
+        typer.echo(f"  EVM transaction {tx}")
 
 
 @app.command()

@@ -5,29 +5,44 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
 
 from tools.errors import JobNotFound, PlanNotFound
 from tools.ledger import Job, Ledger, Plan
+from tools.ledger.migrate import forget
 
 POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
-def _postgres_or_skip() -> Ledger:
+@pytest.fixture
+def postgres_ledger():
+    """A ledger in a fresh schema of the test database, dropped afterwards: concurrent test runs (and other
+    tests) never share rows or migration state. (tests/ledger/conftest.py has the same for its tests.)"""
+    schema = f"necto_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES, poolclass=NullPool, connect_args={"connect_timeout": 3})
     try:
-        ledger = Ledger(POSTGRES)
-        with ledger.engine.connect() as connection:
-            connection.execute(text("select 1"))
+        with admin.begin() as connection:
+            connection.execute(text(f'CREATE SCHEMA "{schema}"'))
     except Exception as exc:  # noqa: BLE001 - no server here: the SQLite run still covers the code
         pytest.skip(f"PostgreSQL at 127.0.0.1:5432 not reachable: {exc.__class__.__name__}")
-    return ledger
+    url = f"{POSTGRES}?options=-csearch_path%3D{schema}"
+    ledger = Ledger(url)
+    try:
+        yield ledger
+    finally:
+        ledger.engine.dispose()
+        forget(url)
+        with admin.begin() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def ledger(request, tmp_path):
     if request.param == "sqlite":
         return Ledger(f"sqlite:///{tmp_path / 'ledger.db'}")
-    return _postgres_or_skip()
+    return request.getfixturevalue("postgres_ledger")
 
 
 def test_plans_jobs_events_and_owner_isolation(ledger):

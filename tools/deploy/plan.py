@@ -173,6 +173,14 @@ def deploy_card(body: dict[str, Any], messages: list[dict[str, Any]], plan_id: s
         "provider_rule": "the lease goes to the best-ranked bid at or under the max price"
         + (f" that passes your filters ({_filters_phrase(body['filters'])})" if body.get("filters") else ""),
         "resources": body.get("resources", ""),
+        "tracking": (
+            f"tracked: recorded in the {body.get('tracking') or 'ComputeRouter contract'}"
+            if body.get("tracked") else "untracked (Necto's ledger only)"
+        ),
+        **(
+            {"routing_decision_hash": body["routing_decision"]["decision_hash"]}
+            if body.get("routing_decision") else {}
+        ),
         "images": [s["image"] for s in body["services"]],
         "ports": [p for s in body["services"] for p in s["ports"]],
         "workload": body["workload"],

@@ -1,6 +1,31 @@
-"""The job ledger: plans, jobs, their state history and the audit log (sqlmodel; SQLite by default)."""
+"""The job ledger: plans, jobs, their state history, routing decisions, what is on chain (deployments, leases,
+transactions) and the audit log (sqlmodel; SQLite by default, PostgreSQL to share one database between processes).
+The schema is migrated with alembic on start-up (``tools.ledger.migrate``)."""
 
-from tools.ledger.db import Ledger
-from tools.ledger.models import AuditEntry, Job, JobEvent, Plan
+from tools.ledger.db import RESUMABLE_STATES, TERMINAL_STATES, Ledger
+from tools.ledger.models import (
+    AuditEntry,
+    BlockedOffer,
+    Deployment,
+    Job,
+    JobEvent,
+    Lease,
+    Plan,
+    RoutingDecision,
+    TxRecord,
+)
 
-__all__ = ["AuditEntry", "Job", "JobEvent", "Ledger", "Plan"]
+__all__ = [
+    "RESUMABLE_STATES",
+    "TERMINAL_STATES",
+    "AuditEntry",
+    "BlockedOffer",
+    "Deployment",
+    "Job",
+    "JobEvent",
+    "Lease",
+    "Ledger",
+    "Plan",
+    "RoutingDecision",
+    "TxRecord",
+]

@@ -1,22 +1,63 @@
 """Ledger access. One engine per database URL; SQLite files get WAL and a busy timeout so the web
-chat, the CLI and background work can share one file."""
+chat, the CLI and background work can share one file. PostgreSQL is the scale path: several Necto
+processes share one database.
+
+Schema: ``Ledger()`` brings the database to the newest alembic revision (``tools.ledger.migrate``), so a
+database made by an older Necto (even one from before migrations) is upgraded in place.
+
+Background work is shared by *claims* on jobs (``Job.claimed_by`` / ``Job.claimed_until``): a worker
+claims a few unfinished jobs for ``lease_s`` seconds, renews while it works and releases when done; a
+claim that is not renewed expires and another worker may take the job. Claims are exclusive across
+threads and processes:
+
+- **PostgreSQL**: one transaction ``SELECT id ... WHERE <free> ORDER BY created_at LIMIT n FOR UPDATE
+  SKIP LOCKED``, then ``UPDATE ... SET claimed_by, claimed_until`` on exactly those rows. Rows another
+  worker is claiming right now are skipped (not waited for); a row claimed and committed meanwhile is
+  re-checked by PostgreSQL under the row lock and no longer matches <free>. Times come from the
+  database clock (``now()``), so workers on hosts with skewed clocks agree on expiry.
+- **SQLite**: ``BEGIN IMMEDIATE`` (the database's single write lock, waited for with busy_timeout) and
+  one conditional ``UPDATE ... WHERE id IN (SELECT id ... WHERE <free> LIMIT n) RETURNING``. SQLite runs
+  one writer at a time, so two claimers can never both see a job as free. Times are this host's clock
+  (every process sharing a SQLite file runs on this host).
+
+<free> is: state in the requested states, and nobody holds it (``claimed_by`` empty or ``claimed_until``
+in the past). Claiming, renewing and releasing never touch any other column, so ``update_job`` calls by
+the holder are unaffected.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event
-from sqlmodel import Session, SQLModel, create_engine, select
+from sqlalchemy import event, func, or_, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session, create_engine, select
 
-from tools.errors import JobNotFound, PlanNotFound
-from tools.ledger.models import AuditEntry, BlockedOffer, Job, JobEvent, Plan
+from tools.errors import JobNotFound, NectoError, PlanNotFound
+from tools.ledger.migrate import upgrade_to_head
+from tools.ledger.models import (
+    AuditEntry,
+    BlockedOffer,
+    Deployment,
+    Job,
+    JobEvent,
+    Lease,
+    Plan,
+    RoutingDecision,
+    TxRecord,
+    utcnow,
+)
 
 TERMINAL_STATES = frozenset({"failed", "closed"})
+# What a restarted worker picks up (the same set as ``unfinished_jobs``): not finished and not running.
+RESUMABLE_STATES = frozenset({"plan", "confirmed", "signed", "broadcast", "bids", "lease", "manifest_sent"})
 
 
 class Ledger:
@@ -29,7 +70,7 @@ class Ledger:
         self.engine = create_engine(database_url, connect_args=connect_args, pool_pre_ping=True)
         if database_url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        SQLModel.metadata.create_all(self.engine)
+        upgrade_to_head(self.engine)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -179,6 +220,259 @@ class Ledger:
             if until > now:
                 blocked[row.offer_id] = row.reason
         return blocked
+
+    # --- routing decisions ----------------------------------------------------------------------------
+    def add_routing_decision(self, decision: RoutingDecision) -> RoutingDecision:
+        """Store a decision; empty ``*_sha256`` fields are filled in, given ones must match their JSON."""
+        for text_field, hash_field in (("snapshot_json", "snapshot_sha256"), ("decision_json", "decision_sha256")):
+            digest = hashlib.sha256(getattr(decision, text_field).encode()).hexdigest()
+            given = getattr(decision, hash_field)
+            if given and given != digest:
+                raise NectoError(f"Routing decision {decision.id}: {hash_field} does not match {text_field}.")
+            setattr(decision, hash_field, digest)
+        with self.session() as s:
+            s.add(decision)
+            s.commit()
+            s.refresh(decision)
+            return decision
+
+    def routing_decision(self, decision_id: str, *, owner: str | None = None) -> RoutingDecision | None:
+        """The decision with this id (``None`` if there is none, or it is not ``owner``'s when given)."""
+        with self.session() as s:
+            decision = s.get(RoutingDecision, decision_id)
+        if decision is None or (owner is not None and decision.owner != owner):
+            return None
+        return decision
+
+    def routing_decisions(self, *, job_id: str | None = None, plan_id: str | None = None) -> list[RoutingDecision]:
+        """Decisions for a job or a plan, oldest first."""
+        if job_id is None and plan_id is None:
+            raise ValueError("routing_decisions needs job_id or plan_id")
+        with self.session() as s:
+            query = select(RoutingDecision)
+            if job_id is not None:
+                query = query.where(RoutingDecision.job_id == job_id)
+            if plan_id is not None:
+                query = query.where(RoutingDecision.plan_id == plan_id)
+            return list(s.exec(query.order_by(RoutingDecision.created_at, RoutingDecision.id)).all())
+
+    def update_routing_decision(self, decision_id: str, **fields: Any) -> RoutingDecision:
+        """Set evidence gathered after the decision (``router_signature``, ``trace_ref``, ``on_chain_tx``).
+        The decided documents and their hashes never change."""
+        frozen = {"snapshot_json", "snapshot_sha256", "decision_json", "decision_sha256", "policy_version", "owner"}
+        if frozen & set(fields):
+            raise NectoError(f"A routing decision's {', '.join(sorted(frozen & set(fields)))} cannot change.")
+        with self.session() as s:
+            decision = s.get(RoutingDecision, decision_id)
+            if decision is None:
+                raise NectoError(f"There is no routing decision {decision_id!r}.")
+            for name, value in fields.items():
+                setattr(decision, name, value)
+            s.add(decision)
+            s.commit()
+            s.refresh(decision)
+            return decision
+
+    def link_routing_decision(
+        self, decision_id: str, *, job_id: str | None = None, plan_id: str | None = None
+    ) -> RoutingDecision:
+        """Attach a decision to the plan and/or job it produced; the job also points back at it."""
+        with self.session() as s:
+            decision = s.get(RoutingDecision, decision_id)
+            if decision is None:
+                raise NectoError(f"There is no routing decision {decision_id!r}.")
+            if plan_id is not None:
+                decision.plan_id = plan_id
+            if job_id is not None:
+                job = s.get(Job, job_id)
+                if job is None:
+                    raise JobNotFound(f"There is no job {job_id!r}.")
+                decision.job_id = job_id
+                job.routing_decision_id = decision_id
+                job.updated_at = datetime.now(UTC)
+                s.add(job)
+            s.add(decision)
+            s.commit()
+            s.refresh(decision)
+            return decision
+
+    # --- what is on chain: deployments, leases, transactions -------------------------------------------
+    def upsert_deployment(self, *, chain_id: str, owner_address: str, dseq: int, **fields: Any) -> Deployment:
+        """Insert or update the deployment (chain_id, owner_address, dseq), atomically.
+
+        On insert, unset columns take the model defaults; on update only ``fields`` change (plus
+        ``last_seen_at``), so a chain scan that does not know the job never clears ``job_id``.
+        """
+        fields.setdefault("last_seen_at", utcnow())
+        key = {"chain_id": chain_id, "owner_address": owner_address, "dseq": dseq}
+        row = Deployment(**key, **fields)
+        self._upsert(Deployment, row, key, fields)
+        with self.session() as s:
+            return s.exec(select(Deployment).where(*(getattr(Deployment, k) == v for k, v in key.items()))).one()
+
+    def deployments(
+        self, owner_address: str, *, chain_id: str | None = None, state: str | None = None
+    ) -> list[Deployment]:
+        """The deployments of a chain account that the ledger knows, newest dseq first."""
+        with self.session() as s:
+            query = select(Deployment).where(Deployment.owner_address == owner_address)
+            if chain_id is not None:
+                query = query.where(Deployment.chain_id == chain_id)
+            if state is not None:
+                query = query.where(Deployment.state == state)
+            return list(s.exec(query.order_by(Deployment.dseq.desc())).all())
+
+    def upsert_lease(self, *, deployment_id: int, gseq: int, oseq: int, provider: str, **fields: Any) -> Lease:
+        """Insert or update the lease (deployment, gseq, oseq, provider); same rules as ``upsert_deployment``."""
+        with self.session() as s:
+            deployment = s.get(Deployment, deployment_id)
+        if deployment is None:
+            raise NectoError(f"There is no deployment {deployment_id} in the ledger.")
+        fields.setdefault("last_seen_at", utcnow())
+        key = {"deployment_id": deployment_id, "gseq": gseq, "oseq": oseq, "provider": provider}
+        row = Lease(**key, dseq=deployment.dseq, **fields)
+        self._upsert(Lease, row, key, fields)
+        with self.session() as s:
+            return s.exec(select(Lease).where(*(getattr(Lease, k) == v for k, v in key.items()))).one()
+
+    def leases(self, deployment_id: int) -> list[Lease]:
+        with self.session() as s:
+            return list(s.exec(select(Lease).where(Lease.deployment_id == deployment_id).order_by(Lease.id)).all())
+
+    def record_tx(self, *, owner: str, kind: str, chain: str, chain_id: str, tx_hash: str = "",
+                  status: str = "signed", **fields: Any) -> TxRecord:
+        """Record a transaction, or move a recorded one on (same chain_id and tx_hash): signed -> broadcast ->
+        included | failed. ``fields``: job_id, height, error, at."""
+        fields.setdefault("at", utcnow())
+        with self.session() as s:
+            record = None
+            if tx_hash:
+                record = s.exec(
+                    select(TxRecord).where(TxRecord.chain_id == chain_id, TxRecord.tx_hash == tx_hash)
+                ).first()
+            if record is None:
+                record = TxRecord(owner=owner, kind=kind, chain=chain, chain_id=chain_id, tx_hash=tx_hash,
+                                  status=status, **fields)
+            else:
+                record.status = status
+                for name, value in fields.items():
+                    setattr(record, name, value)
+            s.add(record)
+            s.commit()
+            s.refresh(record)
+            return record
+
+    def transactions(self, *, job_id: str | None = None, owner: str | None = None) -> list[TxRecord]:
+        """Recorded transactions of a job or an owner, oldest first."""
+        if job_id is None and owner is None:
+            raise ValueError("transactions needs job_id or owner")
+        with self.session() as s:
+            query = select(TxRecord)
+            if job_id is not None:
+                query = query.where(TxRecord.job_id == job_id)
+            if owner is not None:
+                query = query.where(TxRecord.owner == owner)
+            return list(s.exec(query.order_by(TxRecord.id)).all())
+
+    def _upsert(self, model: type[Deployment] | type[Lease], row: Deployment | Lease,
+                key: dict[str, Any], fields: dict[str, Any]) -> None:
+        # INSERT ... ON CONFLICT DO UPDATE: two processes seeing the same deployment cannot both insert it.
+        unknown = set(fields) - set(model.model_fields)
+        if unknown:
+            raise TypeError(f"{model.__name__} has no column {', '.join(sorted(unknown))}")
+        values = row.model_dump(exclude={"id"})
+        insert = postgresql_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
+        statement = insert(model).values(**values).on_conflict_do_update(
+            index_elements=list(key), set_={name: values[name] for name in fields}
+        )
+        with self.session() as s:
+            s.execute(statement)
+            s.commit()
+
+    # --- background work: claims on jobs (see the module docstring) -------------------------------------
+    def claim_jobs(
+        self, worker_id: str, states: Iterable[str], *, lease_s: float, limit: int = 10, network: str | None = None
+    ) -> list[Job]:
+        """Claim up to ``limit`` jobs in ``states`` that nobody holds, for ``lease_s`` seconds; oldest first.
+
+        The returned jobs are this worker's until the claim expires: renew with ``renew_claim`` while
+        working, ``release_claim`` when done. Another worker calling at the same moment gets other jobs.
+        """
+        states = list(states)
+        if not states or limit <= 0:
+            return []
+        lease = timedelta(seconds=lease_s)
+        with self.session() as s:
+            if self.engine.dialect.name == "postgresql":
+                now: Any = func.now()  # the transaction's start on the database clock
+            else:
+                s.connection().exec_driver_sql("BEGIN IMMEDIATE")
+                now = datetime.now(UTC)
+            free = select(Job.id).where(
+                Job.state.in_(states),
+                or_(Job.claimed_by.is_(None), Job.claimed_until.is_(None), Job.claimed_until < now),
+            )
+            if network is not None:
+                free = free.where(Job.network == network)
+            free = free.order_by(Job.created_at, Job.id).limit(limit)
+            claim = update(Job).values(claimed_by=worker_id, claimed_until=now + lease).returning(Job)
+            if self.engine.dialect.name == "postgresql":
+                ids = list(s.exec(free.with_for_update(skip_locked=True)).all())
+                if not ids:
+                    s.commit()
+                    return []
+                claimed = list(s.scalars(claim.where(Job.id.in_(ids))).all())
+            else:
+                claimed = list(s.scalars(claim.where(Job.id.in_(free.scalar_subquery()))).all())
+            s.commit()
+        return sorted(claimed, key=lambda job: (job.created_at, job.id))
+
+    def claim_job(self, job_id: str, worker_id: str, *, lease_s: float) -> bool:
+        """Claim one job (free, expired, or already this worker's); ``False`` if another worker holds it.
+        For the process that creates a job and runs it at once, so no background worker picks it up."""
+        with self.session() as s:
+            now = self._claim_clock()
+            result = s.execute(
+                update(Job)
+                .where(Job.id == job_id,
+                       or_(Job.claimed_by.is_(None), Job.claimed_by == worker_id, Job.claimed_until.is_(None),
+                           Job.claimed_until < now))
+                .values(claimed_by=worker_id, claimed_until=now + timedelta(seconds=lease_s))
+                .execution_options(synchronize_session=False)
+            )
+            s.commit()
+        return result.rowcount == 1
+
+    def renew_claim(self, job_id: str, worker_id: str, lease_s: float) -> bool:
+        """Extend this worker's claim by ``lease_s`` from now; ``False`` if another worker has taken the job
+        (after this claim expired): stop working on it."""
+        with self.session() as s:
+            now = self._claim_clock()
+            result = s.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.claimed_by == worker_id)
+                .values(claimed_until=now + timedelta(seconds=lease_s))
+                .execution_options(synchronize_session=False)
+            )
+            s.commit()
+        return result.rowcount == 1
+
+    def release_claim(self, job_id: str, worker_id: str) -> bool:
+        """Give the job back (``False`` if this worker no longer held it)."""
+        with self.session() as s:
+            result = s.execute(
+                update(Job)
+                .where(Job.id == job_id, Job.claimed_by == worker_id)
+                .values(claimed_by=None, claimed_until=None)
+                .execution_options(synchronize_session=False)
+            )
+            s.commit()
+        return result.rowcount == 1
+
+    def _claim_clock(self) -> Any:
+        # Single-statement UPDATEs are atomic on both databases; only the clock differs (module docstring).
+        return func.now() if self.engine.dialect.name == "postgresql" else datetime.now(UTC)
+
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from sqlalchemy import BigInteger, Column, ForeignKey, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -67,6 +68,11 @@ class Job(SQLModel, table=True):
     updated_at: datetime = Field(default_factory=utcnow)
     running_at: datetime | None = None
     closed_at: datetime | None = None
+    # Revision 0002: the routing decision that chose this job's offer, and the background-work claim
+    # (Ledger.claim_jobs): the worker that holds the job and until when; an expired claim is free.
+    routing_decision_id: str | None = None
+    claimed_by: str | None = None
+    claimed_until: datetime | None = None
 
 
 class JobEvent(SQLModel, table=True):
@@ -107,3 +113,96 @@ class BlockedOffer(SQLModel, table=True):
     job_id: str = ""
     at: datetime = Field(default_factory=utcnow)
     until: datetime
+
+
+class RoutingDecision(SQLModel, table=True):
+    """What the router saw and what it chose, stored verbatim so the choice can be replayed and checked.
+
+    ``snapshot_json`` is the canonical JSON (RFC 8785) of the offers and inputs the router ranked,
+    ``decision_json`` the canonical JSON of its answer; each ``*_sha256`` is the hex SHA-256 of the UTF-8
+    text beside it (the ledger checks this on insert). A decision is made before there is a job, so
+    ``plan_id`` and ``job_id`` are filled in when a plan or job adopts it (``Ledger.link_routing_decision``).
+    """
+
+    id: str = Field(primary_key=True)  # "dec_<hex>"
+    owner: str = Field(index=True)
+    plan_id: str | None = Field(default=None, index=True)
+    job_id: str | None = Field(default=None, index=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    policy_version: str
+    snapshot_json: str = Field(sa_type=Text)
+    snapshot_sha256: str = ""
+    decision_json: str = Field(sa_type=Text)
+    decision_sha256: str = ""
+    chosen_offer_id: str | None = None
+    router_signature: str = ""
+    trace_ref: str = ""
+    on_chain_tx: str = ""  # the EVM transaction that recorded this decision, when there is one
+
+
+class Deployment(SQLModel, table=True):
+    """One Akash deployment Necto knows of, keyed as the chain keys it: (chain_id, owner_address, dseq).
+
+    ``job_id`` is empty for a deployment found on chain that Necto did not start. Escrow figures are the
+    last ones read from the chain, in micro-units of the escrow denom (uact).
+    """
+
+    __table_args__ = (
+        UniqueConstraint("chain_id", "owner_address", "dseq", name="uq_deployment_chain_owner_dseq"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    owner: str = Field(default="", index=True)  # the Necto user
+    owner_address: str = Field(index=True)  # the chain account that owns the deployment
+    network: str
+    chain_id: str
+    # Akash dseq values are block heights today but any uint64 is valid on chain.
+    dseq: int = Field(sa_type=BigInteger)
+    job_id: str | None = Field(default=None, index=True)
+    state: str = Field(default="active", index=True)  # active | closed
+    deposit_uact: int = Field(default=0, sa_type=BigInteger)
+    escrow_balance_uact: int = Field(default=0, sa_type=BigInteger)
+    escrow_transferred_uact: int = Field(default=0, sa_type=BigInteger)
+    created_height: int | None = Field(default=None, sa_type=BigInteger)
+    created_at: datetime = Field(default_factory=utcnow)
+    closed_at: datetime | None = None
+    last_seen_at: datetime = Field(default_factory=utcnow)
+
+
+class Lease(SQLModel, table=True):
+    """A lease on one order of a deployment, with the provider whose bid was accepted."""
+
+    __table_args__ = (
+        UniqueConstraint("deployment_id", "gseq", "oseq", "provider", name="uq_lease_deployment_order_provider"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    deployment_id: int = Field(sa_column=Column(ForeignKey("deployment.id", name="fk_lease_deployment"), nullable=False, index=True))
+    dseq: int = Field(sa_type=BigInteger)
+    gseq: int = 1
+    oseq: int = 1
+    provider: str
+    job_id: str | None = Field(default=None, index=True)
+    price_uact_per_block: str = "0"  # decimal string: per-block prices can be fractional
+    state: str = Field(default="active")  # active | closed | insufficient_funds
+    created_at: datetime = Field(default_factory=utcnow)
+    closed_at: datetime | None = None
+    last_seen_at: datetime = Field(default_factory=utcnow)
+
+
+class TxRecord(SQLModel, table=True):
+    """Every transaction Necto signed, on Akash or an EVM chain, and what became of it."""
+
+    __tablename__ = "transactions"
+
+    id: int | None = Field(default=None, primary_key=True)
+    job_id: str | None = Field(default=None, index=True)
+    owner: str = Field(index=True)
+    kind: str  # "create deployment" | "create lease" | "close deployment" | "record job (evm)" | ...
+    chain: str  # "akash" | "evm"
+    chain_id: str
+    tx_hash: str = Field(default="", index=True)
+    height: int | None = Field(default=None, sa_type=BigInteger)  # block height (Akash) or number (EVM)
+    status: str = "signed"  # signed | broadcast | included | failed
+    error: str = ""
+    at: datetime = Field(default_factory=utcnow)
