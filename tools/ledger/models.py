@@ -45,7 +45,7 @@ class Job(SQLModel, table=True):
     request_json: str = "{}"
     manifest_json: str = ""
     manifest_hash: str = ""
-    dseq: int = 0
+    dseq: int = Field(default=0, sa_type=BigInteger)  # ~1.8e12 (ms timestamps): past INTEGER
     gseq: int = 1
     oseq: int = 1
     bseq: int = 0
@@ -54,12 +54,12 @@ class Job(SQLModel, table=True):
     provider_host: str = ""
     max_price_uact_per_block: str = "0"
     price_uact_per_block: str = ""  # the accepted bid
-    deposit_uact: int = 0
+    deposit_uact: int = Field(default=0, sa_type=BigInteger)
     create_tx_hash: str = ""
     lease_tx_hash: str = ""
     close_tx_hash: str = ""
     uris_json: str = "[]"
-    refund_uact: int | None = None
+    refund_uact: int | None = Field(default=None, sa_type=BigInteger)
     error: str = ""
     note: str = ""
     tracked: bool = False
