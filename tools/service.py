@@ -10,8 +10,11 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import secrets
+import socket
 import threading
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
@@ -35,7 +38,7 @@ from tools.deploy.plan import (
 )
 from tools.errors import BudgetExceeded, InvalidRequest, NectoError, PolicyDenied
 from tools.events import EventBus
-from tools.ledger import Job, Ledger, Plan
+from tools.ledger import RESUMABLE_STATES, Job, Ledger, Plan
 from tools.request import HOURS_PER_MONTH, WORKLOADS, ComputeRequest
 from tools.settings import NectoSettings
 from tools.text import clean_text
@@ -43,6 +46,7 @@ from tools.text import clean_text
 log = logging.getLogger(__name__)
 
 PLAN_TTL = timedelta(minutes=30)
+CLAIM_S = 120  # a worker's claim on a job it drives; renewed every CLAIM_S / 3 while it runs
 
 
 def _filter_keys() -> frozenset[str]:
@@ -92,6 +96,8 @@ class NectoService:
         self.block_time = settings.block_time_s  # seconds per block for pricing; refreshed from the chain
         self._running: dict[str, asyncio.Task] = {}
         self._closing: set[str] = set()  # jobs whose close is landing: reconcile leaves them alone
+        # Several Necto processes may share one database: a job is driven only by the worker holding its claim.
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._reconcile_lock: asyncio.Lock | None = None
         self.last_reconcile: Any = None  # the latest ReconcileReport
         self.machine = DeployMachine(
@@ -451,6 +457,8 @@ class NectoService:
         if existing is not None:
             # ADK may run a confirmed tool more than once: the second call reports, never re-signs.
             if existing.state not in ("running", "failed", "closed") and existing.id not in self._running:
+                if not self.ledger.claim_job(existing.id, self.worker_id, lease_s=CLAIM_S):
+                    return self._job_result(existing)  # another Necto process is driving it
                 existing = await self._run_job(existing, unb64(plan.tx_body_b64))
             elif existing.id in self._running:
                 existing = await asyncio.shield(self._running[existing.id])
@@ -479,6 +487,7 @@ class NectoService:
             tracked=bool(body.get("tracked")),
         )
         self.ledger.add_job(job)
+        self.ledger.claim_job(job.id, self.worker_id, lease_s=CLAIM_S)
         if body.get("routing_decision"):
             self.ledger.link_routing_decision(body["routing_decision"]["id"], job_id=job.id)
         self.ledger.update_plan(plan.id, status="executing", job_id=job.id)
@@ -497,9 +506,21 @@ class NectoService:
         return await asyncio.shield(task)
 
     async def _run_and_track(self, job: Job, tx_body: bytes) -> Job:
-        job = await self.machine.run(job, tx_body=tx_body)
+        renewer = asyncio.ensure_future(self._keep_claim(job.id))
+        try:
+            job = await self.machine.run(job, tx_body=tx_body)
+        finally:
+            renewer.cancel()
+            self.ledger.release_claim(job.id, self.worker_id)
         await self.sync_tracking(job)
         return job
+
+    async def _keep_claim(self, job_id: str) -> None:
+        while True:
+            await asyncio.sleep(CLAIM_S / 3)
+            if not self.ledger.renew_claim(job_id, self.worker_id, CLAIM_S):
+                log.warning("lost the claim on job %s to another worker", job_id)
+                return
 
     def _check_caps(self, owner: str, body: dict[str, Any]) -> None:
         s = self.settings
@@ -757,15 +778,17 @@ class NectoService:
                 self._job_result(self.ledger.job(f.job_id))
                 for f in report.findings if f.kind == "closed_on_chain" and f.job_id
             ]
-        for job in self.ledger.unfinished_jobs():
-            if job.network != self.settings.network:
-                continue
+        for job in self.ledger.claim_jobs(self.worker_id, RESUMABLE_STATES | {"found"}, lease_s=CLAIM_S, limit=50,
+                                          network=self.settings.network):
+            # Claimed: no other Necto process sharing this database resumes it at the same time.
             if job.state == "found":
+                self.ledger.release_claim(job.id, self.worker_id)
                 results.append(self._job_result(job))  # reported with a close action; nothing to resume or sign
                 continue
             if job.state == "confirmed" and not job.create_tx_hash:
                 # Approved but never signed: prices and the user's intent may have moved since; signing
                 # now would act on a stale approval. Nothing was spent.
+                self.ledger.release_claim(job.id, self.worker_id)
                 job = self.ledger.update_job(job.id, state="failed", error="Interrupted before signing.")
                 self.ledger.add_event(job.id, "failed", "Necto stopped before signing; nothing was spent. Ask again to redeploy.")
                 results.append(self._job_result(job))
