@@ -196,3 +196,23 @@ async def test_recommended_provider_bidding_over_the_cap_is_blocked(tmp_path):
     ledger.update_plan("plan_1", body_json=json.dumps({"preferred_provider": "akash1dear"}))
     await machine.run(job, tx_body=chain.create_deployment_body(dseq=7, groups=[], manifest_hash=b"", deposit_uact=500_000))
     assert "over your max price" in ledger.blocked_offers("alice", datetime.now(UTC))["akash:akash1dear"]
+
+
+async def test_transactions_deployment_and_lease_are_recorded_and_closed(tmp_path):
+    chain = MemoryChain()
+    ledger, machine, job = _setup(tmp_path, chain)
+    done = await machine.run(job, tx_body=chain.create_deployment_body(dseq=7, groups=[], manifest_hash=b"", deposit_uact=500_000))
+    txs = ledger.transactions(job_id="job_1")
+    assert [(t.kind, t.status, t.chain) for t in txs] == [
+        ("create deployment", "included", "akash"), ("create lease", "included", "akash")]
+    assert txs[0].tx_hash == done.create_tx_hash and txs[1].tx_hash == done.lease_tx_hash and txs[0].height
+    [deployment] = ledger.deployments(chain.address)
+    assert (deployment.dseq, deployment.state, deployment.job_id, deployment.deposit_uact) == (7, "active", "job_1", 500_000)
+    [lease] = ledger.leases(deployment.id)
+    assert (lease.provider, lease.price_uact_per_block, lease.state) == ("akash1cheap", "5", "active")
+
+    await machine.close(ledger.job("job_1"))
+    assert [t.kind for t in ledger.transactions(job_id="job_1")][-1] == "close deployment"
+    [deployment] = ledger.deployments(chain.address)
+    assert deployment.state == "closed" and deployment.closed_at is not None
+    assert [lease.state for lease in ledger.leases(deployment.id)] == ["closed"]

@@ -117,15 +117,21 @@ class DeployMachine:
         def on_signed(tx_hash: str) -> None:
             nonlocal job
             job = self._move(job, "signed", "Transaction signed.", {"tx_hash": tx_hash}, create_tx_hash=tx_hash)
+            self._tx(job, "create deployment", tx_hash, "broadcast")
             job = self._move(job, "broadcast", "Broadcasting the deployment transaction.", {"tx_hash": tx_hash})
 
         self.ledger.audit(
             owner=job.owner, action="create deployment", plan_id=job.plan_id, plan_hash=self._plan_hash(job), result="signing"
         )
-        included = await self.backend.sign_and_send(tx_body, on_signed=on_signed)
+        included = await self._send(job, "create deployment", tx_body, on_signed)
         self.ledger.audit(
             owner=job.owner, action="create deployment", plan_id=job.plan_id, plan_hash=self._plan_hash(job),
             tx_hash=included.tx_hash, result=f"included at height {included.height}",
+        )
+        self.ledger.upsert_deployment(
+            chain_id=job.chain_id, owner_address=job.account or self.backend.address, dseq=job.dseq,
+            network=job.network, owner=job.owner, job_id=job.id, state="active", deposit_uact=job.deposit_uact,
+            created_height=included.height,
         )
         return self._move(
             job, "bids", f"Deployment {job.dseq} created at height {included.height}; collecting bids.",
@@ -237,10 +243,19 @@ class DeployMachine:
 
         def on_signed(tx_hash: str) -> None:
             self.ledger.update_job(job.id, lease_tx_hash=tx_hash)
+            self._tx(job, "create lease", tx_hash, "broadcast")
 
-        included = await self.backend.sign_and_send(body, on_signed=on_signed)
+        included = await self._send(job, "create lease", body, on_signed)
         self.ledger.audit(owner=job.owner, action="create lease", plan_id=job.plan_id, tx_hash=included.tx_hash,
                           result=f"lease with {chosen.provider}")
+        deployment = self.ledger.upsert_deployment(
+            chain_id=job.chain_id, owner_address=job.account or self.backend.address, dseq=job.dseq,
+            network=job.network, owner=job.owner, job_id=job.id,
+        )
+        self.ledger.upsert_lease(
+            deployment_id=deployment.id, gseq=chosen.gseq, oseq=chosen.oseq, provider=chosen.provider,
+            job_id=job.id, price_uact_per_block=str(chosen.price_uact_per_block), state="active",
+        )
         return self._move(job, "lease", f"Lease created with {name}.",
                           {"provider": chosen.provider, "provider_name": name, "tx_hash": included.tx_hash})
 
@@ -316,8 +331,18 @@ class DeployMachine:
 
         def on_signed(tx_hash: str) -> None:
             self.ledger.update_job(job.id, close_tx_hash=tx_hash)
+            self._tx(job, "close deployment", tx_hash, "broadcast")
 
-        included = await self.backend.sign_and_send(body, on_signed=on_signed)
+        included = await self._send(job, "close deployment", body, on_signed)
+        now = datetime.now(UTC)
+        deployment = self.ledger.upsert_deployment(
+            chain_id=job.chain_id, owner_address=job.account or self.backend.address, dseq=job.dseq,
+            network=job.network, owner=job.owner, job_id=job.id, state="closed", closed_at=now,
+        )
+        for lease in self.ledger.leases(deployment.id):
+            if lease.state == "active":
+                self.ledger.upsert_lease(deployment_id=deployment.id, gseq=lease.gseq, oseq=lease.oseq,
+                                         provider=lease.provider, state="closed", closed_at=now)
         after = await self.backend.uact_balance()
         refund = max(0, after - before)  # gas is paid in uakt, so the uact delta is exactly the refund
         self.ledger.audit(owner=job.owner, action="close deployment", plan_id=job.plan_id, tx_hash=included.tx_hash,
@@ -326,6 +351,27 @@ class DeployMachine:
         return job, refund
 
     # --- helpers ------------------------------------------------------------------------------------
+    def _tx(self, job: Job, kind: str, tx_hash: str, status: str, **fields: Any) -> None:
+        self.ledger.record_tx(owner=job.owner, job_id=job.id, kind=kind, chain="akash", chain_id=job.chain_id,
+                              tx_hash=tx_hash, status=status, **fields)
+
+    async def _send(self, job: Job, kind: str, body: bytes, on_signed: Callable[[str], None]) -> Any:
+        """Sign and broadcast, with the transaction's life (broadcast -> included | failed) in the ledger."""
+        signed: list[str] = []
+
+        def remember(tx_hash: str) -> None:
+            signed.append(tx_hash)
+            on_signed(tx_hash)
+
+        try:
+            included = await self.backend.sign_and_send(body, on_signed=remember)
+        except NectoError as exc:
+            if signed:
+                self._tx(job, kind, signed[-1], "failed", error=exc.message[:300])
+            raise
+        self._tx(job, kind, included.tx_hash, "included", height=included.height)
+        return included
+
     def _plan_hash(self, job: Job) -> str:
         plan = self.ledger.get_plan(job.plan_id, owner=job.owner)
         return plan.plan_hash
