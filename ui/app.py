@@ -85,10 +85,68 @@ async def on_app_startup() -> None:
 
 async def _resume(service: Any) -> None:
     try:
-        for result in await service.resume_unfinished():
+        for result in await service.resume_unfinished():  # also the start-up reconcile with the chain
             log.info("resumed job %s: %s", result.get("job_id"), result.get("state"))
     except Exception:
         log.exception("resuming unfinished jobs failed")
+    await _reconcile_forever(service)
+
+
+async def _reconcile_forever(service: Any) -> None:
+    """Compare the ledger with the chain every ``reconcile_interval_s``; new findings reach the owners' chats."""
+    interval = float(getattr(getattr(service, "settings", None), "reconcile_interval_s", 300.0))
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await service.reconcile_chain()
+        except Exception:  # never let the loop die: the next pass may succeed
+            log.exception("periodic reconcile failed")
+
+
+FINDING_TITLES = {
+    "untracked": "Found a deployment Necto wasn't tracking",
+    "lease_lost": "Lease lost",
+    "stranded": "Still open on chain",
+    "escrow_low": "Escrow running low",
+    "closed_on_chain": "Deployment ended",
+}
+CLOSE_FOUND = "necto_close_found"
+
+
+async def show_finding(finding: Mapping[str, Any]) -> None:
+    """One reconcile finding as a message; a close action when funds are still in escrow."""
+    title = FINDING_TITLES.get(str(finding.get("kind")), "Deployment check")
+    actions = []
+    if finding.get("action") == "close" and finding.get("job_id"):
+        escrow = finding.get("escrow_left_uact")
+        refund = f" and refund ~{int(escrow) / 1e6:g} ACT" if isinstance(escrow, int) and escrow > 0 else ""
+        actions.append(cl.Action(name=CLOSE_FOUND, payload={"job_id": str(finding["job_id"])},
+                                 label=f"Close deployment {finding.get('dseq')}{refund}", icon="x"))
+    text = f"**{title}.** {render.safe_text(finding.get('message'), 400)}"
+    await cl.Message(content=text, author="Necto", actions=actions).send()
+
+
+@cl.action_callback(CLOSE_FOUND)
+async def close_found(action: cl.Action) -> None:
+    """The one-click close: the normal close flow (a code-built card, then Approve), never a direct signature."""
+    job_id = str((action.payload or {}).get("job_id") or "")
+    if not job_id:
+        return
+    state = await _chat_state()
+    _, runner = await backend()
+    turn = await run_turn(runner, user_id=state.user_id, session_id=state.session_id, text=f"close job {job_id}")
+    await show_turn(state, turn)
+
+
+async def _watch_findings(service: Any, owner: str) -> None:
+    queue = service.events.subscribe(owner)
+    try:
+        while True:
+            event = await queue.get()
+            if event.get("kind") == "reconcile":
+                await show_finding(event.get("finding") or {})
+    finally:
+        service.events.unsubscribe(owner, queue)
 
 
 @cl.on_app_shutdown
@@ -154,7 +212,13 @@ async def starters(user: Any = None, language: Any = None) -> list[cl.Starter]:
 @cl.on_chat_start
 async def on_chat_start() -> None:
     try:
-        await _chat_state()
+        state = await _chat_state()
+        service, _ = await backend()
+        # What the last reconcile found for this user (a deployment Necto lost track of, escrow low ...).
+        for finding in getattr(service, "reconcile_findings", lambda _owner: [])(state.user_id):
+            await show_finding(finding)
+        if hasattr(service, "events"):
+            cl.user_session.set("necto_findings", asyncio.ensure_future(_watch_findings(service, state.user_id)))
     except Exception:
         log.exception("chat start failed")
         await _say(
@@ -163,6 +227,13 @@ async def on_chat_start() -> None:
                 "Check the server log, then reload this page.",
             )
         )
+
+
+@cl.on_chat_end
+async def on_chat_end() -> None:
+    watcher = cl.user_session.get("necto_findings")
+    if watcher is not None:
+        watcher.cancel()
 
 
 @cl.on_message
