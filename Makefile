@@ -5,7 +5,7 @@ VENV := .venv
 UV := $(VENV)/bin/uv
 STAMP := $(VENV)/.synced
 
-.PHONY: run test venv lint protos devnet bench bench-skypilot clean
+.PHONY: run test venv lint protos contracts devnet bench bench-skypilot clean
 
 $(UV):
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ protos: $(STAMP)
 
 devnet: $(STAMP)
 	$(VENV)/bin/necto devnet
+
+# Recompile the ComputeRouter artifact (contracts/build/ComputeRouter.json) with the pinned solc-js.
+contracts:
+	cd contracts && npm ci --no-audit --no-fund && node compile.mjs
 
 bench: $(STAMP)
 	$(VENV)/bin/python -m bench.run
