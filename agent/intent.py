@@ -373,6 +373,8 @@ _FOLLOW_UP_QUOTE = re.compile(
 _NORMALIZE_TRIGGER = re.compile(
     r"\bconvert\b|\bin (?:dollars|usd|\$)|\bto (?:usd|dollars)\b|\bhow much is\b|\bwhat(?:'s| is)\b[^?]*\bin\b"
 )
+# "deploy X and record it on chain" asks for a tracked deploy, not for record_job.
+_ON_CHAIN_RECORD = re.compile(r"\brecord\s+(?:it\s+|this\s+|the\s+job\s+)?on[\s-]?chain\b")
 _RECORD = re.compile(
     r"\brecord\b|\bsave (?:a |this |the |that )?(?:note|job|this|that|it)\b|"
     r"\b(?:add|leave|take|make|jot down|write) (?:a |this )?note\b|^\W*note\s*:|"
@@ -840,7 +842,8 @@ _SOURCE_RE = "|".join(re.escape(name) for name in _SOURCE_NAMES)
 
 
 def _find_filters(masked: _Masked) -> dict[str, Any]:
-    """``min_vram_gib``, ``audited_only``, ``min_uptime``, ``sources``, ``pricing_models``, ``gpu_class``."""
+    """``min_vram_gib``, ``audited_only``, ``min_uptime``, ``sources``, ``pricing_models``, ``gpu_class``,
+    and ``tracked`` (record the job in the ComputeRouter contract, or explicitly not)."""
     found: dict[str, Any] = {}
     vram = masked.take(
         rf"(?:\b(?:at\s+least|min(?:imum)?|over|more\s+than)\s+)?{_NUM}\s*{_SIZE_UNIT}\b\s*(?:of\s+)?"
@@ -863,6 +866,11 @@ def _find_filters(masked: _Masked) -> dict[str, Any]:
         found["pricing_models"] = ["fixed", "auction", "token"]
     elif masked.take(r"\bspot\s+only\b|\bonly\s+spot\b"):
         found["pricing_models"] = ["spot"]
+    if masked.take(r"\b(?:untracked|not\s+tracked|off[\s-]chain\s+only|don'?t\s+track(?:\s+it)?)\b"):
+        found["tracked"] = False
+    elif masked.take(r"\b(?:tracked|track\s+(?:it|this|the\s+job)(?:\s+on[\s-]?chain)?|record\s+(?:it\s+)?on[\s-]?chain|"
+                     r"on[\s-]?chain\s+record)\b"):
+        found["tracked"] = True
     gpu_class = masked.take(r"\b(data\s*cent(?:er|re)|consumer|workstation)[\s-]+(?:grade\s+)?(?:gpus?|cards?)\b")
     if gpu_class:
         word = gpu_class.group(1).replace(" ", "")
@@ -950,7 +958,7 @@ def parse_intent(text: str, *, previous: dict[str, Any] | None = None) -> Intent
         if price and (_BLOCK_PRICE.search(lowered) or not _first(_WORKLOAD_PATTERNS, lowered)):
             return Intent("normalize", price=price)
     job_id = _find_job_id(original)
-    if _RECORD.search(lowered):
+    if _RECORD.search(lowered) and not (_STRONG_DEPLOY.search(lowered) and _ON_CHAIN_RECORD.search(lowered)):
         return Intent("record", job_id=job_id, note=_find_note(original))
     if _CLOSE.search(lowered):
         return Intent("close", job_id=job_id)

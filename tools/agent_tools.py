@@ -241,6 +241,7 @@ def build_agent_tools(backend: NectoToolBackend | Callable[[], NectoToolBackend]
         min_uptime: float | None = None,
         sources: list[str] | None = None,
         pricing_models: list[str] | None = None,
+        tracked: bool | None = None,
         tool_context: Any = None,
     ) -> dict[str, Any]:
         """Use this to build the Akash SDL and a deployment plan (deposit, max price) from a template.
@@ -269,6 +270,8 @@ def build_agent_tools(backend: NectoToolBackend | Callable[[], NectoToolBackend]
           min_uptime: minimum measured provider uptime as a fraction, e.g. 0.99.
           sources: price sources the user limited the comparison to (must include akash to deploy).
           pricing_models: pricing models the user allowed (fixed, spot, auction, token).
+          tracked: true to also record the job in the ComputeRouter contract on chain, false for Necto's
+            ledger only; omit for the default.
 
         Returns:
           {"status": "ok", "plan_id", "plan_hash", "sdl", "manifest_hash", "summary": {...}}
@@ -278,6 +281,8 @@ def build_agent_tools(backend: NectoToolBackend | Callable[[], NectoToolBackend]
             objective,
         )
         args.update(_filter_args(min_vram_gib, gpu_class, audited_only, min_uptime, sources, pricing_models))
+        if tracked is not None:
+            args["tracked"] = bool(tracked)
         return await _guard(
             lambda: svc().create_deploy_plan(
                 args, port=port, offer_id=offer_id, owner=_owner(tool_context), **({"model": model} if model else {})

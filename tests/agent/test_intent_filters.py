@@ -55,3 +55,22 @@ async def test_filters_reach_the_quote_through_the_agent():
     assert name == "quote"
     assert call["request"]["audited_only"] is True
     assert call["request"]["pricing_models"] == ["fixed", "auction", "token"]
+
+
+@pytest.mark.parametrize(
+    ("text", "tracked"),
+    [
+        ("deploy my nextjs app and track it on chain", True),
+        ("deploy wordpress, record it on-chain", True),
+        ("deploy nginx:1.27 untracked", False),
+        ("deploy my nextjs app cheaply", None),
+    ],
+)
+def test_tracked_or_untracked_from_words(text, tracked):
+    intent = parse_intent(text)
+    assert intent.action == "deploy"
+    assert intent.request_args.get("tracked") is tracked
+
+
+def test_record_job_still_means_record_job():
+    assert parse_intent("record job job_abc with a note: worked well").action == "record"
