@@ -36,7 +36,7 @@ from tools.deploy.plan import (
     uact_per_block_to_usd_per_hour,
     unb64,
 )
-from tools.errors import BudgetExceeded, InvalidRequest, NectoError, PolicyDenied
+from tools.errors import BudgetExceeded, InvalidRequest, NectoError, PolicyDenied, RouterError
 from tools.events import EventBus
 from tools.ledger import RESUMABLE_STATES, Job, Ledger, Plan
 from tools.request import HOURS_PER_MONTH, WORKLOADS, ComputeRequest
@@ -838,6 +838,9 @@ class NectoService:
         if quote is None:
             return None
         chosen = offer.get("offer_id") if offer else None
+        best = quote.ranking.best_deployable
+        if chosen is not None and best is not None and chosen == best.offer.offer_id:
+            chosen = None  # the policy's own choice: recorded as such, so the replay re-derives it
         symbols = sorted({o.inputs["token_symbol"] for o in quote.ranking._candidates if "token_symbol" in o.inputs})
         prices = []
         for symbol in symbols:
@@ -849,7 +852,8 @@ class NectoService:
         row = self.ledger.add_routing_decision(RoutingDecision(
             id=new_id("dec"), owner=owner, policy_version=record.policy_version,
             snapshot_json=record.snapshot_json, snapshot_sha256=record.snapshot_sha256,
-            decision_json=record.outcome_json, decision_sha256=record.outcome_sha256, chosen_offer_id=chosen,
+            decision_json=record.outcome_json, decision_sha256=record.outcome_sha256,
+            chosen_offer_id=record.outcome().chosen,
         ))
         return row.id, record
 
@@ -881,6 +885,13 @@ class NectoService:
         sent: list[str] = []
         try:
             on_chain = await asyncio.to_thread(self.tracker.get, job.id)
+            if on_chain is not None and on_chain.submitter.lower() != self.tracker.address.lower():
+                raise RouterError(
+                    f"Another account ({on_chain.submitter}) recorded job id {job.id} in the ComputeRouter first; "
+                    "Necto's record of this job cannot be written there.",
+                    hint="`necto verify` shows the squatted record; the ledger keeps the true one.",
+                    error_name="JobIdTaken",
+                )
             if on_chain is None:
                 found = self._decision_for_job(job)
                 if found is None or not job.provider:
