@@ -3,6 +3,7 @@ user's approval (a FunctionResponse, as the chat's Approve button sends) is the 
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
@@ -48,6 +49,16 @@ async def test_chat_deploys_only_after_approval_then_logs_and_closes(service, de
     assert deploy_result["state"] == "running"
     assert any(".ingress." in u for u in deploy_result["uris"])
     assert deploy_result["job_id"] in done.text
+
+    # The reasoning that led to the job is kept, content-addressed, and linked from its routing decision.
+    job = service.ledger.job(deploy_result["job_id"])
+    decision = service.ledger.routing_decision(job.routing_decision_id)
+    assert decision is not None and decision.trace_ref.startswith("sha256:")
+    trace = json.loads(service.traces.get(decision.trace_ref))
+    assert trace["job_id"] == job.id
+    said = json.dumps(trace["events"])
+    assert "deploy my Next.js app cheaply" in said and "list_providers" in said and "build_sdl" in said
+    assert (await service.verify_job(job.id, owner=user))["verified"] is True
 
     logs = await run_turn(runner, user_id=user, session_id=sid, text="show me the logs")
     assert [c.name for c in logs.tool_calls] == ["tail_logs"]
