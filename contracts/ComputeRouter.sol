@@ -67,7 +67,7 @@ contract ComputeRouter {
         owner = msg.sender;
     }
 
-    /// @notice Allow or disallow `operator` to update any job's status (e.g. Necto's reconciler).
+    /// @notice Allow or disallow `operator` to record jobs and update any job's status (Necto's router accounts).
     function setOperator(address operator, bool allowed) external {
         if (msg.sender != owner) revert NotAuthorized(msg.sender);
         isOperator[operator] = allowed;
@@ -75,7 +75,8 @@ contract ComputeRouter {
     }
 
     /// @notice Record a new job as Submitted; the caller becomes its submitter.
-    /// @dev Reverts with DuplicateJob if the id was ever recorded, whoever recorded it.
+    /// @dev Only the owner and its operators (Necto's router accounts) record, so no one can squat a job id
+    /// before Necto writes it. Reverts with DuplicateJob if the id was ever recorded.
     function recordJob(
         bytes32 jobId,
         bytes32 buyer,
@@ -85,6 +86,7 @@ contract ComputeRouter {
         uint256 priceUactPerBlockE18,
         uint64 dseq
     ) external {
+        if (msg.sender != owner && !isOperator[msg.sender]) revert NotAuthorized(msg.sender);
         Job storage job = jobs[jobId];
         if (job.status != Status.Unknown) revert DuplicateJob(jobId);
         uint64 nowS = uint64(block.timestamp);

@@ -215,7 +215,7 @@ async def test_a_tracked_job_is_recorded_on_chain_moves_with_the_job_and_verifie
     assert refused.value.error_name == "NotAuthorized"
     with pytest.raises(RouterError) as duplicate:
         stranger.record_job(job.id, "mallory", job.provider, "11" * 32, "22" * 32, "0", job.dseq)
-    assert duplicate.value.error_name == "DuplicateJob"
+    assert duplicate.value.error_name == "NotAuthorized"  # only the owner and its operators record
     assert service.tracker.get(job.id) == on_chain
 
     recorded = await service.record_job_async(job.id, note=None, owner=OWNER)
@@ -400,12 +400,17 @@ async def test_a_swapped_policy_choice_is_named_by_the_replay(service):
 
 
 async def test_a_job_id_squatted_on_chain_before_necto_records_it_is_caught(service, devnet):
-    """The contract lets nobody change a record once written (test above: NotAuthorized, DuplicateJob), and
-    has no way to change a decision hash at all. What an attacker *can* do is record the job id first, in the
-    window between the deployment and Necto's recordJob (front-running it in the mempool, say), claiming
-    another routing decision. The devnet EVM mines instantly, so the test opens that window itself: it runs
-    the stranger's recordJob right after the deploy machine finishes and before Necto's tracking step."""
+    """The contract lets nobody change a record once written (test above: NotAuthorized, DuplicateJob), has no
+    way to change a decision hash, and only the owner and its operators may record, so a stranger cannot even
+    record a job id first (checked here). What remains is a rogue operator (a second router key that leaked):
+    it could record the job id in the window between the deployment and Necto's recordJob, claiming another
+    routing decision. The devnet EVM mines instantly, so the test opens that window itself: it runs the
+    operator's recordJob right after the deploy machine finishes and before Necto's tracking step."""
     stranger = stranger_client(service, devnet)
+    with pytest.raises(RouterError) as not_allowed:
+        await asyncio.to_thread(stranger.record_job, "job_squat", "mallory", "akash1x", "11" * 32, "22" * 32, "0", 1)
+    assert not_allowed.value.error_name == "NotAuthorized"
+    await asyncio.to_thread(service.tracker.client().set_operator, stranger.account.address, True)
     forged_decision = "ab" * 32
     squatted: list[str] = []
     original_run = service.machine.run

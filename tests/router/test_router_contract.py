@@ -237,13 +237,28 @@ def test_only_the_owner_sets_operators(w3, router, owner):
     assert not router.is_operator(stranger.account.address)
 
 
-def test_any_account_may_record_and_update_its_own_jobs(w3, router, owner):
-    buyer_router = _as(router, funded_account(w3))
-    _record(buyer_router, "job_self")
-    buyer_router.update_status("job_self", "running")
-    assert router.get_job("job_self").submitter == buyer_router.account.address
-    with pytest.raises(RouterError, match="may not"):  # the owner is not an operator of its own contract
+def test_only_the_owner_and_operators_record_so_nobody_squats_a_job_id(w3, router, owner):
+    stranger = _as(router, funded_account(w3))
+    with pytest.raises(RouterError) as refused:
+        _record(stranger, JOB)  # recording Necto's job id before Necto does
+    assert refused.value.error_name == "NotAuthorized"
+    with pytest.raises(RouterError) as unknown:
+        router.get_job(JOB)
+    assert unknown.value.error_name == "UnknownJob"
+
+    # An operator (a second router account) records and updates its own jobs; the owner, not an operator
+    # of its own contract, cannot update the operator's job.
+    operator_router = _as(router, funded_account(w3))
+    router.set_operator(operator_router.account.address, True)
+    _record(operator_router, "job_self")
+    operator_router.update_status("job_self", "running")
+    assert router.get_job("job_self").submitter == operator_router.account.address
+    with pytest.raises(RouterError, match="may not"):
         router.update_status("job_self", "closed")
+    router.set_operator(operator_router.account.address, False)
+    with pytest.raises(RouterError) as revoked:
+        _record(operator_router, "job_other")
+    assert revoked.value.error_name == "NotAuthorized"
 
 
 # --- refusals --------------------------------------------------------------------------------------
@@ -255,8 +270,10 @@ def test_duplicate_job_id_reverts_whoever_records_it(w3, router):
         _record(router, dseq=1)
     assert caught.value.error_name == "DuplicateJob"
     assert caught.value.error_args == {"jobId": JOB}
+    operator = _as(router, funded_account(w3))
+    router.set_operator(operator.account.address, True)
     with pytest.raises(RouterError, match="already recorded"):
-        _record(_as(router, funded_account(w3)))
+        _record(operator)
     assert router.get_job(JOB).dseq == 20_260_101
 
 
@@ -334,6 +351,7 @@ def test_a_mined_revert_is_replayed_for_its_reason(w3, provider, router):
     other = ComputeRouterClient.from_address(
         w3, router.address, funded_account(w3), poll_s=0.01, receipt_timeout_s=10
     )
+    router.set_operator(other.account.address, True)  # a second router account
     tester = w3.provider.ethereum_tester
     tester.disable_auto_mine_transactions()
     outcome: dict = {}
