@@ -684,7 +684,10 @@ class NectoService:
                 view["escrow_left_act"] = escrow_left / 1e6
                 price = Decimal(job.price_uact_per_block or 0)
                 if price > 0:
-                    hours_left = Decimal(escrow_left) / price * self.block_time / Decimal(3600)
+                    # When the escrow runs out depends on the chain's real pace (the sandbox's blocks are
+                    # fast), not on the block time prices are converted with.
+                    pace = Decimal(await self.backend.block_time_s())
+                    hours_left = Decimal(escrow_left) / price * pace / Decimal(3600)
                     view["escrow_hours_left"] = round(float(hours_left), 1)
                     wanted_hours = Decimal(str(json.loads(job.request_json or "{}").get("hours", 730)))
                     still_wanted = wanted_hours - Decimal(str(view.get("hours_running") or 0))

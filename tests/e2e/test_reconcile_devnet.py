@@ -178,6 +178,9 @@ async def test_escrow_running_low_on_a_tiny_deposit_is_reported_with_hours_left(
     assert finding.hours_left == pytest.approx(float(expected), abs=0.01)
     assert "escrow left" in finding.message and ("minutes" in finding.message or "hours" in finding.message)
     assert service.ledger.job(job.id).state == "running"
+    # The status the chat shows agrees with reconcile: both count at the chain's real pace.
+    status = (await service.status(job.id, owner="mona"))["job"]
+    assert status["escrow_hours_left"] == pytest.approx(finding.hours_left, abs=0.1)
     events = _event_count(service, job.id)
     again = await _reconcile(service)
     assert [(f.kind, f.new) for f in again.findings if f.dseq == job.dseq] == [("escrow_low", False)]
