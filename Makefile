@@ -5,7 +5,7 @@ VENV := .venv
 UV := $(VENV)/bin/uv
 STAMP := $(VENV)/.synced
 
-.PHONY: run test venv lint protos contracts devnet bench bench-skypilot clean
+.PHONY: run test venv lint protos contracts devnet bench bench-skypilot bench-sdl-ts clean
 
 $(UV):
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,11 @@ contracts:
 bench: $(STAMP)
 	$(VENV)/bin/python -m bench.run
 	$(MAKE) bench-skypilot
+	$(MAKE) bench-sdl-ts
+
+# Necto's SDL compiler vs Akash's TypeScript reference (node), same SDLs, one process each.
+bench-sdl-ts: $(STAMP)
+	$(VENV)/bin/python -m bench.sdl_vs_ts
 
 # Necto vs SkyPilot's own catalog functions (SkyPilot installed in a scratch venv, never a dependency).
 bench-skypilot: $(STAMP)
