@@ -256,6 +256,48 @@ def _ts_storage_in_declared_order(
             reorder(unit["resource"]["storage"])
 
 
+def _ts_endpoints_in_declared_order(
+    text: str, manifest: list[dict[str, Any]], groups: list[dict[str, Any]]
+) -> None:
+    # NEW (found by this test): the order of a resource unit's endpoints. Go builds them from the *sorted*
+    # manifest exposes: chain-sdk go/sdl (v2Exposes.toManifestExpose ends with sort.Sort(res), ordering by
+    # service, port, proto, global) and groupBuilder_v2.go buildGroups sets res.Endpoints =
+    # expose.GetEndpoints(), which (go/manifest/v2beta3 serviceexposes.go ServiceExposes.GetEndpoints)
+    # concatenates the endpoints in that sorted order. TS (chain-sdk dist/cjs/sdl/SDL/SDL.cjs
+    # v3ServiceResourceEndpoints) flatMaps service.expose in YAML order. So `8080 as 80` (SHARED_HTTP) declared
+    # before `80/udp` (RANDOM_PORT) gives Go [RANDOM_PORT, SHARED_HTTP] and TS the reverse: group specs and
+    # manifest (hash) differ. Go is what the provider recomputes: TS is wrong. No IP endpoints here.
+    services = yaml.safe_load(text)["services"]
+
+    def declared(name: str) -> list[dict[str, int]]:
+        endpoints = []
+        for expose in services[name].get("expose") or []:
+            for target in expose.get("to") or []:
+                if target.get("global"):
+                    assert not target.get("ip"), "IP endpoints are not covered by this patch"
+                    proto = str(expose.get("proto") or "tcp").upper()
+                    ingress = proto == "TCP" and (expose.get("as") or expose["port"]) == 80
+                    endpoints.append({"sequence_number": 0} if ingress else {"kind": 1, "sequence_number": 0})
+        return endpoints
+
+    def same_set(a: list[dict[str, int]] | None, b: list[dict[str, int]]) -> bool:
+        return sorted(map(json.dumps, a or [])) == sorted(map(json.dumps, b))
+
+    units = {
+        group["name"]: {u["resource"]["id"]: u["resource"] for u in group["resources"]} for group in groups
+    }
+    for group in manifest:
+        for service in group["services"]:
+            endpoints = declared(service["name"])
+            if not endpoints:
+                continue
+            resource = units[group["name"]][service["resources"]["id"]]
+            assert same_set(service["resources"]["endpoints"], endpoints), "not a reordering"
+            assert same_set(resource["endpoints"], endpoints), "not a reordering (merged v2.1 unit?)"
+            service["resources"]["endpoints"] = copy.deepcopy(endpoints)
+            resource["endpoints"] = copy.deepcopy(endpoints)
+
+
 # conformance case or template id -> the patches that turn Necto's output into the TS output
 KNOWN_DIFFERENCES: dict[str, list[Patch]] = {
     "v2.0/ip-endpoint": [_ts_ip_sequence_numbers],
@@ -265,11 +307,15 @@ KNOWN_DIFFERENCES: dict[str, list[Patch]] = {
 
 
 def assert_same_or_documented(
-    key: str, text: str, compiled: CompiledSDL | InvalidSDL, reply: dict[str, Any]
+    key: str,
+    text: str,
+    compiled: CompiledSDL | InvalidSDL,
+    reply: dict[str, Any],
+    patches: list[Patch] | None = None,
 ) -> None:
     assert isinstance(compiled, CompiledSDL), f"{key}: Necto rejects: {compiled}"
     assert reply["ok"], f"{key}: TS rejects: {reply['error']}"
-    patches = KNOWN_DIFFERENCES.get(key, [])
+    patches = KNOWN_DIFFERENCES.get(key, []) if patches is None else patches
     ts_groups = normalize_groups(reply["groups"])
     if not patches:
         assert compiled.manifest_hash_hex == reply["hash"], key
@@ -346,6 +392,76 @@ def test_documented_differences_name_real_cases() -> None:
     known = {f"v2.0/{c}" for c in VALID_CASES} | {f"template/{t}" for t in TEMPLATES}
     assert set(KNOWN_DIFFERENCES) <= known
     assert set(INVALID_ACCEPTED_BY_TS) <= set(INVALID_FILES)
+
+
+# ------------------------------------------------------------------- minimal cases found by the generator
+
+_ONE_SERVICE = """\
+version: "2.0"
+services:
+  web:
+    image: nginx
+    expose:
+{expose}
+profiles:
+  compute:
+    web:
+      resources: {{cpu: {{units: 0.5}}, memory: {{size: 512Mi}}, storage: {{size: 1Gi}}}}
+  placement:
+{placement}
+deployment:
+  web:
+{deployment}
+"""
+
+ACCEPT_IN_TWO_PLACEMENTS = _ONE_SERVICE.format(
+    expose="      - {port: 80, to: [{global: true}], accept: [example.com]}",
+    placement="    akash: {pricing: {web: {denom: uact, amount: 100}}}\n"
+    "    dc1: {pricing: {web: {denom: uact, amount: 100}}}",
+    deployment="    akash: {profile: web, count: 1}\n    dc1: {profile: web, count: 1}",
+)
+
+ENDPOINTS_OUT_OF_SORT_ORDER = _ONE_SERVICE.format(
+    expose="      - {port: 8080, as: 80, to: [{global: true}]}\n"
+    "      - {port: 80, proto: udp, to: [{global: true}]}",
+    placement="    akash: {pricing: {web: {denom: uact, amount: 100}}}",
+    deployment="    akash: {profile: web, count: 1}",
+)
+
+
+def test_accept_host_repeated_across_placements_is_rejected_by_go_only(ts: TSReference) -> None:
+    # A service deployed to two placements appears once in each manifest group, with its `accept` hosts.
+    # Go rejects it: chain-sdk go/sdl/sdl.go Read() calls m.Validate(); go/manifest/v2beta3 groups.go
+    # Groups.Validate shares one validateManifestGroupsHelper (hostnames set) across *all* groups, and
+    # serviceexpose.go ServiceExpose.validate fails with "hostname %q is duplicated, this is not allowed".
+    # The provider runs the same Validate on the manifest it receives. TS has no such check and accepts:
+    # TS is wrong; Necto (compiler._check_manifest) follows Go.
+    compiled = necto(ACCEPT_IN_TWO_PLACEMENTS)
+    assert isinstance(compiled, InvalidSDL) and "used more than once" in compiled.message
+    reply = ts.compile_one(ACCEPT_IN_TWO_PLACEMENTS)
+    assert reply["ok"], f"TS now rejects a repeated accept host too: {reply['error']}"
+    # the same SDL deployed to one placement is accepted by both
+    single = ACCEPT_IN_TWO_PLACEMENTS.replace("    dc1: {profile: web, count: 1}\n", "").replace(
+        "    dc1: {pricing: {web: {denom: uact, amount: 100}}}\n", ""
+    )  # (an unused placement is another, still unanalysed, difference)
+    assert_same_or_documented("accept/one-placement", single, necto(single), ts.compile_one(single), [])
+
+
+def test_endpoints_follow_sorted_exposes_in_go(ts: TSReference) -> None:
+    # see _ts_endpoints_in_declared_order: Go [RANDOM_PORT (80/udp), SHARED_HTTP (8080 as 80)], TS reversed
+    compiled = necto(ENDPOINTS_OUT_OF_SORT_ORDER)
+    assert isinstance(compiled, CompiledSDL)
+    assert compiled.groups[0]["resources"][0]["resource"]["endpoints"] == [
+        {"kind": 1, "sequence_number": 0},
+        {"sequence_number": 0},
+    ]
+    assert_same_or_documented(
+        "endpoints/out-of-sort-order",
+        ENDPOINTS_OUT_OF_SORT_ORDER,
+        compiled,
+        ts.compile_one(ENDPOINTS_OUT_OF_SORT_ORDER),
+        [_ts_endpoints_in_declared_order],
+    )
 
 
 # ---------------------------------------------------------------------------------------- generated SDLs
@@ -465,6 +581,17 @@ def sdl_document(draw: st.DrawFn) -> dict[str, Any]:
             st.lists(st.sampled_from(placements), min_size=1, max_size=len(placements), unique=True)
         )
         deployment[name] = {p: {"profile": profile_name, "count": draw(st.integers(1, 3))} for p in chosen}
+    # `accept` hosts must be unique over the whole manifest in Go, and a service deployed to two placements
+    # repeats its hosts (see test_accept_host_repeated_across_placements_is_rejected_by_go_only): keep
+    # accept only on services deployed once, on exposes with one target, and each host at most once.
+    hosts_seen: set[str] = set()
+    for name, service in services.items():
+        for entry in service.get("expose", []):
+            hosts = entry.pop("accept", [])
+            # (an expose with two `to` targets is two manifest exposes carrying the same hosts: same rule)
+            if len(deployment[name]) == 1 and len(entry["to"]) == 1 and hosts and hosts[0] not in hosts_seen:
+                hosts_seen.add(hosts[0])
+                entry["accept"] = hosts
     used = {p for body in deployment.values() for p in body}
     placement_body = {
         p: body for p, body in placement_body.items() if p in used
@@ -481,7 +608,8 @@ def sdl_document(draw: st.DrawFn) -> dict[str, Any]:
         first = next(iter(deployment[names[0]].values()))
         first["count"] = 0
     elif noise == 8:
-        del document["profiles"]["placement"][placements[0]]["pricing"][next(iter(profiles))]
+        first_used = next(iter(placement_body))  # placements[0] may have been dropped as unused
+        del placement_body[first_used]["pricing"][next(iter(profiles))]
     elif noise == 7:
         profiles[next(iter(profiles))]["cpu"] = {"units": 1}  # wrong level: an unknown key
     return document
@@ -503,9 +631,11 @@ def _v21_merges_endpoints(document: dict[str, Any]) -> bool:
 
 @pytest.mark.xfail(
     strict=False,
-    reason="open: generated SDLs still find undocumented Go/TS disagreements not yet analysed (a service "
-    "deployed to two placements with `accept` hosts: Necto rejects the repeated host, TS accepts; and a hash "
-    "difference with `proto: tcp` + command/args + signedBy on placement dc1); see the comment above",
+    reason="open (not yet analysed): the repeated-accept-host and endpoint-order disagreements are now explained "
+    "(TS wrong, see the two minimal tests above), but generated SDLs still hit: a hash difference when a GPU "
+    "lists two nvidia models in non-sorted order (e.g. rtx4090, h100); TS crashes (TypeError) on a service "
+    "without `expose` ('reading flatMap'), on v2.1 services sharing a profile in one placement "
+    "('endpoints.sort is not a function'), and on some multi-placement SDLs ('reading res...')",
 )
 @settings(max_examples=100, deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow])
 @given(sdl_document())
@@ -523,6 +653,8 @@ def test_generated_sdl_agrees_with_ts(ts: TSReference, document: dict[str, Any])
         assert normalize_groups(compiled.groups) == normalize_groups(reply["groups"]), text
         return
     manifest, groups = copy.deepcopy(compiled.manifest), copy.deepcopy(compiled.groups)
-    _ts_storage_in_declared_order(text, manifest, groups)  # the one documented difference generated here
+    # the documented differences generated here
+    _ts_storage_in_declared_order(text, manifest, groups)
+    _ts_endpoints_in_declared_order(text, manifest, groups)
     assert hash_of(manifest) == reply["hash"], f"undocumented disagreement:\n{text}"
     assert normalize_groups(groups) == normalize_groups(reply["groups"]), text
