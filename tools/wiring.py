@@ -6,6 +6,7 @@ sandbox mode); everything else talks to the URLs in settings exactly as it would
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
@@ -197,4 +198,10 @@ def build_service(settings: NectoSettings):
     from tools.tracking import build_tracker
 
     tracker = build_tracker(settings, sandbox_base=market_base)
-    return NectoService(settings, backend=backend, sources=sources, devnet=devnet, tokens=tokens, tracker=tracker)
+    service = NectoService(settings, backend=backend, sources=sources, devnet=devnet, tokens=tokens, tracker=tracker)
+    # Everything alive now (modules, the service, the embedded devnet) lives as long as the process. Freezing
+    # it keeps the collector's full passes to the objects requests create: with web3, ADK and the rest
+    # loaded, each full pass over the start-up heap took ~130 ms, the p95 of a 1,000-offer quote.
+    gc.collect()
+    gc.freeze()
+    return service
