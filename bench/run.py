@@ -75,10 +75,13 @@ def _synthetic_offers(n: int, seed: int = 1):
     return offers
 
 
+RANK_RUNS = 5
+
+
 def bench_rank() -> dict:
     """rank() over synthetic offers, one timed call per figure, each on freshly built offers.
 
-    ``rank_<n>_s`` is timed after ``gc.collect()``: building 100k offers leaves CPython's cyclic collector a
+    ``rank_<n>_s`` is the median of ``RANK_RUNS`` calls, each timed after ``gc.collect()``: building 100k offers leaves CPython's cyclic collector a
     full pass over them pending, and the first ~60k objects any code allocates next set it off (~0.25 s
     here). Collecting first keeps that cost, which belongs to building the offers, out of rank's figure.
     ``rank_<n>_gc_debt_s`` times the call straight after building them, the collector's pass included
@@ -100,8 +103,11 @@ def bench_rank() -> dict:
         offers = _synthetic_offers(n)
         results[f"rank_{n}_gc_debt_s"] = timed(offers, request)
         offers = _synthetic_offers(n, seed=2)
-        gc.collect()
-        results[f"rank_{n}_s"] = timed(offers, request)
+        runs = []
+        for _ in range(RANK_RUNS):  # the median of a few calls: one call can meet a collector pass
+            gc.collect()
+            runs.append(timed(offers, request))
+        results[f"rank_{n}_s"] = statistics.median(runs)
     del offers
     offers = _synthetic_offers(100_000, seed=3)
     gc.collect()
@@ -242,7 +248,8 @@ def main() -> None:
         f"| the same, first quote (cold: provider directory, token prices, AWS price table) "
         f"| {results['many']['cold_ms']:.0f} ms |",
         "",
-        "Necto vs SkyPilot on the same catalogs: `make bench-skypilot` writes bench/SKYPILOT.md.",
+        "Necto vs SkyPilot on the same catalogs: `make bench-skypilot` writes bench/SKYPILOT.md. Necto's SDL compiler vs
+Akash's TypeScript reference on the same 300 SDLs: `make bench-sdl-ts` (last run: 0.49 ms vs 0.37 ms per SDL).",
         "",
     ]
     (ROOT / "bench" / "RESULTS.md").write_text("\n".join(lines))
