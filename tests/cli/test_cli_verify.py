@@ -7,7 +7,6 @@ someone with access to the machine would.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import subprocess
 from pathlib import Path
@@ -15,40 +14,13 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from devnet.server import start_devnet
 from tools.routing.canonical import canonical_json
-from tools.service import set_service
 from ui.cli import app
 
 ROOT = Path(__file__).resolve().parents[2]
 NECTO = ROOT / ".venv" / "bin" / "necto"
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def devnet():
-    with start_devnet(block_time_s=0.05, providers=24, seed=9, bid_window_blocks=40) as handle:
-        yield handle
-
-
-@pytest.fixture
-def env(devnet, tmp_path, monkeypatch):
-    values = {
-        "NECTO_REST_URL": devnet.rest_url,
-        "NECTO_DATA_DIR": str(tmp_path),
-        "NECTO_BID_WAIT_BLOCKS": "8",
-        "NECTO_CATALOG_DIR": str(tmp_path / "none"),
-    }
-    for key, value in values.items():
-        monkeypatch.setenv(key, value)
-    set_service(None)
-    yield {**os.environ, **values}
-    from tools import service as service_module
-
-    if service_module._service is not None:
-        service_module._service.close()
-    set_service(None)
 
 
 def run(*args: str):
