@@ -11,6 +11,7 @@
     necto close JOB --confirm
     necto record [JOB] [--note TEXT]             ledger; tracked jobs also in the ComputeRouter contract
     necto verify JOB [--json]                   replay the routing decision, check hashes and the chain
+    necto sdl compile FILE... --json | necto sdl validate FILE...
 
 Errors print one sentence (and a hint) on stderr and exit 1; never a traceback.
 """
@@ -23,6 +24,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable
+from decimal import Decimal
 from functools import wraps
 from pathlib import Path
 from typing import Any
@@ -396,6 +398,33 @@ def sdl_compile(files: list[str] = typer.Argument(...), as_json: bool = typer.Op
             _print_json(row)
         else:
             typer.echo(f"{path}: {'ok ' + row['hash'] if row['ok'] else 'error: ' + row['error']}")
+    if failed:
+        raise typer.Exit(1)
+
+
+@sdl_app.command("validate")
+@friendly
+def sdl_validate(files: list[str] = typer.Argument(...)) -> None:
+    """Check SDL files for humans: what each deploys (services, resources, price cap), or the one-line error.
+
+    Exit status 1 if any file is invalid."""
+    from tools.sdl.compiler import compile_sdl
+
+    failed = False
+    for path in files:
+        try:
+            with open(path, encoding="utf-8") as handle:
+                compiled = compile_sdl(handle.read())
+        except (NectoError, OSError, UnicodeDecodeError) as exc:
+            failed = True
+            typer.echo(f"{path}: invalid: {getattr(exc, 'message', None) or exc}")
+            continue
+        services = ", ".join(f"{s['name']} ({s['image']})" for s in compiled.services)
+        groups = len(compiled.groups)
+        cap = sum((p.amount * p.count for p in compiled.prices), Decimal(0))
+        denoms = sorted({p.denom for p in compiled.prices})
+        typer.echo(f"{path}: valid: {services}; {groups} placement group{'s' if groups != 1 else ''}; "
+                   f"max {format(cap.normalize(), 'f')} {'/'.join(denoms)} per block; manifest hash {compiled.manifest_hash.hex()[:16]}...")
     if failed:
         raise typer.Exit(1)
 

@@ -168,3 +168,21 @@ def test_quote_filters_and_bad_input_read_as_sentences(env):
     assert missing.exit_code == 1 and "not a directory" in missing.output
     bad = run("quote", "--gpu", "a10", "--min-uptime", "7")
     assert bad.exit_code == 1 and "min_uptime" in bad.output
+
+
+SDL_INPUTS = ROOT.parent / "shared" / "conformance" / "sdl" / "input"
+
+
+@pytest.mark.skipif(not SDL_INPUTS.is_dir(), reason="shared conformance SDLs not present")
+def test_sdl_validate_reads_for_humans_and_fails_on_any_invalid_file():
+    valid = sorted(SDL_INPUTS.glob("v2.0/*/input.yaml"))[:3]
+    invalid = sorted(SDL_INPUTS.glob("invalid/*.yaml"))
+    assert valid and invalid
+    ok = run("sdl", "validate", *map(str, valid))
+    assert ok.exit_code == 0, ok.output
+    assert ok.output.count(": valid: ") == len(valid) and "per block" in ok.output and "E+" not in ok.output
+    bad = run("sdl", "validate", str(valid[0]), *map(str, invalid))
+    assert bad.exit_code == 1
+    lines = bad.output.strip().splitlines()
+    assert len(lines) == 1 + len(invalid)  # one line per file, never a traceback
+    assert all(": invalid: " in line for line in lines[1:])
