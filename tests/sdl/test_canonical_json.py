@@ -58,3 +58,26 @@ def test_numbers_follow_go_float64_formatting(number: float, text: bytes) -> Non
 def test_values_go_cannot_produce_are_refused(bad: object) -> None:
     with pytest.raises(ValueError):
         manifest_json_bytes(bad)
+
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@given(st.text())
+def test_plain_string_fast_path_equals_the_escaping_path(text):
+    from tools.sdl.canonical_json import _go_string, _go_string_escaped
+
+    try:
+        slow = _go_string_escaped(text)
+    except ValueError:
+        return  # lone surrogates are refused on both paths (they never match the plain set)
+    assert _go_string(text) == slow
+
+
+def test_every_ascii_character_alone_and_in_context():
+    from tools.sdl.canonical_json import _go_string, _go_string_escaped
+
+    for code in range(128):
+        for text in (chr(code), f"a{chr(code)}b"):
+            assert _go_string(text) == _go_string_escaped(text), repr(text)

@@ -272,3 +272,17 @@ def test_internal_errors_become_invalid_sdl(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setattr(compiler, "_check_references", explode)
     with pytest.raises(InvalidSDL, match=r"^\(document\): could not compile the SDL \(KeyError\)$"):
         compile_doc(sdl())
+
+
+def test_a_huge_document_without_anchors_is_refused_by_the_tree_check() -> None:
+    # No '&' anywhere: the loader takes the plain tree walk, which must enforce the same node limit.
+    text = "items: [" + ", ".join(["1"] * 100_001) + "]\n"
+    assert "&" not in text
+    with pytest.raises(InvalidSDL, match="more than 100000 YAML nodes"):
+        compile_sdl(text)
+
+
+@pytest.mark.parametrize("anchor", ["", "x: &a 1\n"])
+def test_duplicate_keys_are_refused_with_and_without_anchors(anchor: str) -> None:
+    with pytest.raises(InvalidSDL, match="defined twice"):
+        compile_sdl(f"{anchor}version: '2.0'\nservices: {{}}\nservices: {{}}\n")

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from decimal import Decimal
 from typing import Any
 
@@ -74,7 +75,18 @@ def _checked_keys(obj: dict) -> list[str]:
     return keys
 
 
+# Strings made only of these characters encode as themselves in quotes (no JSON or HTML escape applies):
+# printable ASCII without '"', '\\', '<', '>' and '&'. Most SDL strings are like that; the rest take the full path.
+_PLAIN = re.compile(r"[ !#-%'-;=?-\[\]-~]*")
+
+
 def _go_string(value: str) -> str:
+    if _PLAIN.fullmatch(value):
+        return f'"{value}"'
+    return _go_string_escaped(value)
+
+
+def _go_string_escaped(value: str) -> str:
     try:
         value.encode("utf-8")
     except UnicodeEncodeError:

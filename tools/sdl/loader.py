@@ -69,7 +69,10 @@ def load_yaml(text: str) -> object:
             raise InvalidSDL(f"not valid YAML ({_one_line(str(exc))})", path=DOCUMENT) from None
         if node is None:
             raise InvalidSDL("SDL is empty", path=DOCUMENT)
-        _check_nodes(node)
+        if "&" in text:  # anchors (and so aliases) possible: the node graph may share or loop
+            _check_nodes(node)
+        else:
+            _check_tree(node)
         try:
             return loader.construct_document(node)
         except yaml.YAMLError as exc:
@@ -101,6 +104,24 @@ def _check_nodes(root: yaml.Node) -> None:
         on_stack.add(key)
         stack.append((node, True))
         stack.extend((child, False) for child in _children(node) if id(child) not in expanded)
+
+
+def _check_tree(root: yaml.Node) -> None:
+    """``_check_nodes`` for a document without anchors: its nodes form a tree, so a plain count suffices."""
+    count = 0
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        count += 1
+        if count > MAX_NODES:
+            raise InvalidSDL(f"SDL expands to more than {MAX_NODES} YAML nodes", path=DOCUMENT)
+        if isinstance(node, yaml.MappingNode):
+            _check_keys(node)
+            for key_node, value_node in node.value:
+                stack.append(key_node)
+                stack.append(value_node)
+        elif isinstance(node, yaml.SequenceNode):
+            stack.extend(node.value)
 
 
 def _children(node: yaml.Node) -> list[yaml.Node]:
