@@ -844,7 +844,7 @@ class NectoService:
         best = quote.ranking.best_deployable
         if chosen is not None and best is not None and chosen == best.offer.offer_id:
             chosen = None  # the policy's own choice: recorded as such, so the replay re-derives it
-        symbols = sorted({o.inputs["token_symbol"] for o in quote.ranking._candidates if "token_symbol" in o.inputs})
+        symbols = sorted({o.inputs["token_symbol"] for o in quote.ranking.candidates if "token_symbol" in o.inputs})
         prices = []
         for symbol in symbols:
             try:

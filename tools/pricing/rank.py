@@ -221,6 +221,11 @@ class Ranking(BaseModel):
     def best_deployable(self) -> RankedOffer | None:
         return next((r for r in self.offers if r.offer.deployable), None)
 
+    @property
+    def candidates(self) -> tuple[Offer, ...]:
+        """Every offer ``rank`` was given (the excluded ones too): what a replay of this ranking needs."""
+        return self._candidates
+
     def block(self, offer_id: str, reason: str = "blocked after a failed launch") -> Ranking:
         """Rank again without ``offer_id`` (SkyPilot-style failover, pricing.md §3), same filters."""
         return rank(

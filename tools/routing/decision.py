@@ -265,7 +265,7 @@ def snapshot_of(
 ) -> RoutingSnapshot:
     """The snapshot of ``quote``'s ranking: its candidate offers (sorted), request, clock, blocks, filters."""
     ranking = quote.ranking
-    candidates = ranking._candidates  # what rank() saw, the excluded offers included
+    candidates = ranking.candidates  # what rank() saw, the excluded offers included
     if not candidates and (ranking.offers or ranking.excluded):
         raise RoutingError(
             "This quote's ranking has lost its candidate offers (it was not built by rank() in this process).",

@@ -99,64 +99,27 @@ def decision_typed_data(
     }
 
 
-def _signable(**fields: Any) -> SignableMessage:
-    return encode_typed_data(full_message=decision_typed_data(**fields))
+def _signable(**decision: Any) -> SignableMessage:
+    return encode_typed_data(full_message=decision_typed_data(**decision))
 
 
-def decision_digest(
-    *,
-    job_id: str | bytes,
-    decision_hash: bytes | str,
-    request_hash: bytes | str,
-    policy_version: str,
-    chain_id: int,
-    verifying_contract: str = ZERO_ADDRESS,
-) -> bytes:
+# The functions below take the keyword arguments of ``decision_typed_data`` (job_id, decision_hash,
+# request_hash, policy_version, chain_id, verifying_contract) as ``**decision``.
+
+
+def decision_digest(**decision: Any) -> bytes:
     """The 32-byte EIP-712 digest that is signed (what a contract passes to ``ecrecover``)."""
-    message = _signable(
-        job_id=job_id,
-        decision_hash=decision_hash,
-        request_hash=request_hash,
-        policy_version=policy_version,
-        chain_id=chain_id,
-        verifying_contract=verifying_contract,
-    )
+    message = _signable(**decision)
     return keccak(b"\x19" + message.version + message.header + message.body)
 
 
-def sign_decision(
-    private_key: bytes | str,
-    *,
-    job_id: str | bytes,
-    decision_hash: bytes | str,
-    request_hash: bytes | str,
-    policy_version: str,
-    chain_id: int,
-    verifying_contract: str = ZERO_ADDRESS,
-) -> str:
+def sign_decision(private_key: bytes | str, **decision: Any) -> str:
     """Sign a routing decision with the router key; returns the 65-byte signature as ``0x`` hex."""
-    message = _signable(
-        job_id=job_id,
-        decision_hash=decision_hash,
-        request_hash=request_hash,
-        policy_version=policy_version,
-        chain_id=chain_id,
-        verifying_contract=verifying_contract,
-    )
-    signed = Account.sign_message(message, private_key)
+    signed = Account.sign_message(_signable(**decision), private_key)
     return "0x" + bytes(signed.signature).hex()
 
 
-def recover_signer(
-    signature: bytes | str,
-    *,
-    job_id: str | bytes,
-    decision_hash: bytes | str,
-    request_hash: bytes | str,
-    policy_version: str,
-    chain_id: int,
-    verifying_contract: str = ZERO_ADDRESS,
-) -> str:
+def recover_signer(signature: bytes | str, **decision: Any) -> str:
     """The checksum address that signed this decision (any other message or domain gives another address).
 
     Raises:
@@ -165,14 +128,7 @@ def recover_signer(
     raw = bytes.fromhex(signature.removeprefix("0x")) if isinstance(signature, str) else bytes(signature)
     if len(raw) != 65:
         raise ValueError(f"a signature is 65 bytes (r, s, v), got {len(raw)}")
-    message = _signable(
-        job_id=job_id,
-        decision_hash=decision_hash,
-        request_hash=request_hash,
-        policy_version=policy_version,
-        chain_id=chain_id,
-        verifying_contract=verifying_contract,
-    )
+    message = _signable(**decision)
     try:
         return str(Account.recover_message(message, signature=raw))
     except Exception as exc:  # eth_keys raises BadSignature, ValidationError, ... for garbage
