@@ -122,12 +122,13 @@ def bench_rank() -> dict:
 async def bench_quote_and_deploy(quotes: int = 40, deploys: int = 3) -> dict:
     from devnet.server import start_devnet
     from tools.settings import NectoSettings
-    from tools.wiring import build_service
+    from tools.wiring import build_service, settle_heap
 
     with tempfile.TemporaryDirectory() as tmp, start_devnet(block_time_s=0.2, providers=24, seed=3) as devnet:
         settings = NectoSettings(data_dir=Path(tmp), rest_url=devnet.rest_url, bid_wait_blocks=8,
                                  catalog_dir=Path(tmp) / "none")
         service = build_service(settings)
+        settle_heap()  # as the server does (ui/app.py)
         latencies = []
         for i in range(quotes):
             request = {"gpu_model": "a100", "hours": 10} if i % 2 else {"workload": "nextjs"}
@@ -167,7 +168,7 @@ async def bench_quote_many_offers(quotes: int = 40, providers: int = 700) -> dic
     import subprocess
 
     from tools.settings import NectoSettings
-    from tools.wiring import build_service
+    from tools.wiring import build_service, settle_heap
 
     proc = subprocess.Popen(
         [sys.executable, "-m", "devnet.server", "--port", "0", "--providers", str(providers), "--seed", "3",
@@ -180,6 +181,7 @@ async def bench_quote_many_offers(quotes: int = 40, providers: int = 700) -> dic
             catalogs = SHARED_CATALOGS if SHARED_CATALOGS.is_dir() else Path(tmp) / "none"
             settings = NectoSettings(data_dir=Path(tmp), rest_url=announced["rest_url"], catalog_dir=catalogs)
             service = build_service(settings)
+            settle_heap()  # as the server does (ui/app.py)
             request = {"gpu_count": 1, "hours": 10}
             start = time.perf_counter()
             await service.quote(request, limit=10)  # cold: every source fetched, the AWS price table downloaded

@@ -198,10 +198,13 @@ def build_service(settings: NectoSettings):
     from tools.tracking import build_tracker
 
     tracker = build_tracker(settings, sandbox_base=market_base)
-    service = NectoService(settings, backend=backend, sources=sources, devnet=devnet, tokens=tokens, tracker=tracker)
-    # Everything alive now (modules, the service, the embedded devnet) lives as long as the process. Freezing
-    # it keeps the collector's full passes to the objects requests create: with web3, ADK and the rest
-    # loaded, each full pass over the start-up heap took ~130 ms, the p95 of a 1,000-offer quote.
+    return NectoService(settings, backend=backend, sources=sources, devnet=devnet, tokens=tokens, tracker=tracker)
+
+
+def settle_heap() -> None:
+    """For a long-running process, once its service is built: everything alive then (modules, the service,
+    the embedded devnet) lives as long as the process, so freeze it and keep the collector's full passes to
+    what requests create. With web3, ADK and the rest loaded, each full pass over the start-up heap took
+    ~130 ms, the p95 of a 1,000-offer quote. Not for tests or short commands (frozen objects are never freed)."""
     gc.collect()
     gc.freeze()
-    return service

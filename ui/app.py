@@ -69,6 +69,9 @@ async def backend() -> tuple[Any, Any]:
             _backend["runner"] = Runner(
                 agent=agent, app_name=APP_NAME, session_service=InMemorySessionService()
             )
+            from tools.wiring import settle_heap
+
+            settle_heap()  # the server lives long: keep GC pauses to what requests allocate
         return _backend["service"], _backend["runner"]
 
 
