@@ -757,7 +757,8 @@ def test_unused_placement_breaks_ts_only(ts: TSReference) -> None:
     last = necto(UNUSED_PLACEMENT_LAST)
     assert isinstance(first, CompiledSDL) and isinstance(last, CompiledSDL)
     assert [g["name"] for g in first.manifest] == [g["name"] for g in last.manifest] == ["akash"]
-    assert first.manifest_hash_hex == last.manifest_hash_hex  # declaration order of an unused placement is moot
+    # the declaration order of an unused placement is moot in Go
+    assert first.manifest_hash_hex == last.manifest_hash_hex
     reply_first = ts.compile_one(UNUSED_PLACEMENT_FIRST)
     assert not reply_first["ok"] and "reading 'resources'" in reply_first["error"], reply_first
     reply_last = ts.compile_one(UNUSED_PLACEMENT_LAST)
