@@ -94,3 +94,87 @@ def test_a_key_with_newlines_still_gives_a_one_line_error() -> None:
         assert "\n" not in exc.message and '"\\n\\n"' in exc.message
     else:
         raise AssertionError("a null service must be rejected")
+
+
+# ------------------------------------------------------------- the loader's fast path equals PyYAML's own
+# load_yaml builds anchor-free documents itself (tools/sdl/loader.py _construct_tree) and leaves ints, floats,
+# booleans, null, explicit tags and merge keys to PyYAML's constructors: both paths must give the same object.
+
+_SCALARS = st.one_of(
+    st.text(max_size=12),
+    st.integers(-(10**20), 10**20),
+    st.floats(allow_nan=False),
+    st.booleans(),
+    st.none(),
+    st.sampled_from(
+        ["0x1F", "0o17", "017", "1_000", "1:30", "+12", ".inf", "-.Inf", ".nan", "~", "null", "yes", "off",
+         "2024-01-01", "1e3", "0b101", "!!str 12", "!!int '7'", "!!float 1", "<<"]
+    ),
+)  # fmt: skip
+_KEYS = st.text(alphabet="abcdefghij_-", min_size=1, max_size=6)
+_DOCS = st.recursive(
+    _SCALARS,
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(_KEYS, inner, max_size=4)),
+    max_leaves=25,
+)
+
+
+def _generic(text: str) -> object:
+    from tools.sdl.loader import _SDLLoader
+
+    loader = _SDLLoader(text)
+    try:
+        return loader.get_single_data()
+    finally:
+        loader.dispose()
+
+
+def _same(a: object, b: object) -> bool:
+    if isinstance(a, float) and isinstance(b, float) and a != a and b != b:
+        return True  # nan
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return a == b
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_DOCS, st.booleans())
+def test_fast_tree_construction_equals_pyyaml(document: object, raw_scalars: bool) -> None:
+    from tools.sdl.loader import load_yaml
+
+    text = yaml.safe_dump(document, sort_keys=False, default_flow_style=not raw_scalars)
+    if raw_scalars:  # also feed the sample scalars unquoted, as a person would type them
+        text = text.replace("'", "")
+    try:
+        expected = _generic(text)
+    except yaml.YAMLError:
+        return
+    try:
+        got = load_yaml(text)
+    except InvalidSDL:
+        return  # duplicate or non-string keys: refused before construction on both paths' behalf
+    assert _same(got, expected), text
+
+
+def test_fast_tree_construction_leaves_merge_keys_and_tags_to_pyyaml() -> None:
+    from tools.sdl.loader import load_yaml
+
+    assert load_yaml("a: {<<: {x: 1}, y: 2}") == {"a": {"x": 1, "y": 2}}
+    assert load_yaml("a: !!str 12\nb: !!float 1\nc: 0x10\nd: 1:30\ne: off") == {
+        "a": "12",
+        "b": 1.0,
+        "c": 16,
+        "d": 90,
+        "e": "off",
+    }
+    assert load_yaml("a: &x {k: 1}\nb: *x\nc: &s str\nd: *s") == {
+        "a": {"k": 1},
+        "b": {"k": 1},
+        "c": "str",
+        "d": "str",
+    }
+    assert load_yaml("a: !!set {x, y}") == _generic("a: !!set {x, y}") == {"a": {"x", "y"}}

@@ -69,16 +69,59 @@ def load_yaml(text: str) -> object:
             raise InvalidSDL(f"not valid YAML ({_one_line(str(exc))})", path=DOCUMENT) from None
         if node is None:
             raise InvalidSDL("SDL is empty", path=DOCUMENT)
-        if "&" in text:  # anchors (and so aliases) possible: the node graph may share or loop
+        tree = _check_tree(node)
+        if not tree:  # aliases share a collection (or loop): count the graph with aliases expanded
             _check_nodes(node)
-        else:
-            _check_tree(node)
         try:
+            if tree:
+                try:
+                    return _construct_tree(loader, node)
+                except _NotPlain:
+                    pass
             return loader.construct_document(node)
         except yaml.YAMLError as exc:
             raise InvalidSDL(f"not valid YAML ({_one_line(str(exc))})", path=DOCUMENT) from None
     finally:
         loader.dispose()
+
+
+class _NotPlain(Exception):
+    """The document uses a tag or a merge key ``_construct_tree`` leaves to PyYAML's constructor."""
+
+
+_STR_TAG = "tag:yaml.org,2002:str"
+_MAP_TAG = "tag:yaml.org,2002:map"
+_SEQ_TAG = "tag:yaml.org,2002:seq"
+
+
+def _construct_tree(loader: yaml.BaseLoader, root: yaml.Node) -> object:
+    """What ``loader.construct_document`` builds, for a document whose collections ``_check_tree`` found to
+    form a tree (and whose keys it checked).
+
+    Plain maps, sequences and strings (nearly every node of an SDL) are built directly; other scalars (ints,
+    floats, booleans, null, explicit scalar tags) go through the loader's own constructors, so they read
+    exactly as before. Anything else (a merge key, a tagged collection) raises ``_NotPlain`` and the caller
+    uses the loader's generic path. Tested equal to it (tests/sdl/test_fuzz.py).
+    """
+    scalar, mapping, sequence = yaml.ScalarNode, yaml.MappingNode, yaml.SequenceNode
+    construct = loader.construct_object
+
+    def build(node: yaml.Node) -> object:
+        kind = node.__class__
+        if kind is scalar:
+            return node.value if node.tag == _STR_TAG else construct(node, deep=True)
+        if kind is mapping and node.tag == _MAP_TAG:
+            out = {}
+            for key_node, value_node in node.value:
+                if key_node.tag != _STR_TAG:  # a merge key (``<<``): PyYAML flattens those
+                    raise _NotPlain
+                out[key_node.value] = build(value_node)
+            return out
+        if kind is sequence and node.tag == _SEQ_TAG:
+            return [build(child) for child in node.value]
+        raise _NotPlain
+
+    return build(root)
 
 
 def _check_nodes(root: yaml.Node) -> None:
@@ -106,22 +149,33 @@ def _check_nodes(root: yaml.Node) -> None:
         stack.extend((child, False) for child in _children(node) if id(child) not in expanded)
 
 
-def _check_tree(root: yaml.Node) -> None:
-    """``_check_nodes`` for a document without anchors: its nodes form a tree, so a plain count suffices."""
+def _check_tree(root: yaml.Node) -> bool:
+    """``_check_nodes`` for the common case: False as soon as a collection is reached twice (an alias to it,
+    maybe a loop), and the caller falls back to ``_check_nodes``; True when the collections form a tree (an
+    alias to a scalar is harmless: it counts once per use, as expanded)."""
     count = 0
+    seen: set[int] = set()
     stack = [root]
     while stack:
         node = stack.pop()
         count += 1
         if count > MAX_NODES:
             raise InvalidSDL(f"SDL expands to more than {MAX_NODES} YAML nodes", path=DOCUMENT)
-        if isinstance(node, yaml.MappingNode):
+        kind = node.__class__
+        if kind is yaml.ScalarNode:
+            continue
+        key = id(node)
+        if key in seen:
+            return False
+        seen.add(key)
+        if kind is yaml.MappingNode:
             _check_keys(node)
             for key_node, value_node in node.value:
                 stack.append(key_node)
                 stack.append(value_node)
-        elif isinstance(node, yaml.SequenceNode):
+        else:
             stack.extend(node.value)
+    return True
 
 
 def _children(node: yaml.Node) -> list[yaml.Node]:
