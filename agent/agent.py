@@ -1,4 +1,4 @@
-"""Necto's ADK agent: the nine tools, the instruction, the model and the guardrails.
+"""Necto's ADK agent: the tools, the instruction, the model and the guardrails.
 
 ``root_agent`` is what ``adk web`` / ``adk run`` load. Importing this module starts nothing: the service
 is resolved by a lazy factory the first time a tool runs.
@@ -50,7 +50,7 @@ def build_agent(
 ) -> LlmAgent:
     """The "necto" agent over ``backend_or_factory`` (a NectoToolBackend, or a zero-argument factory).
 
-    Confirmation is requested inside ``deploy`` and ``close_deployment``, so no tool sets
+    Confirmation is requested inside ``deploy``, ``close_deployment`` and ``mint_act``, so no tool sets
     ``require_confirmation``.
     """
     settings = settings or NectoSettings()

@@ -1,6 +1,6 @@
 """Guardrails in code, in front of whatever model runs (security.md rules 1-3).
 
-- ``ToolGuard.before_tool``: only the nine Necto tools, and a bounded number of tool calls per invocation
+- ``ToolGuard.before_tool``: only Necto's own tools, and a bounded number of tool calls per invocation
   (a turn, including its resumption after a confirmation). A refused call gets an error result the model
   can read; the tool never runs.
 - ``LlmCallBudget.before_model``: a bounded number of model calls per invocation.

@@ -19,7 +19,7 @@ from typing import Any, Literal, NamedTuple
 from tools.request import GPU_MODELS, HOURS_PER_MONTH, REGIONS, WORKLOADS
 
 Action = Literal[
-    "quote", "deploy", "logs", "status", "close", "jobs", "normalize", "record", "help", "refuse"
+    "quote", "deploy", "logs", "status", "close", "jobs", "normalize", "record", "mint", "help", "refuse"
 ]
 
 REQUEST_FIELDS: tuple[str, ...] = (
@@ -75,6 +75,7 @@ class Intent:
     # How Necto sized the GPUs from a model size the user named ("llama 3 70b"), said in the reply
     sizing: str | None = None
     model: str | None = None  # a Hugging Face repo id to serve ("serve Qwen/Qwen2.5-7B-Instruct")
+    act_amount: float | None = None  # "mint 20 ACT": how much ACT to mint
 
 
 # --------------------------------------------------------------------------------------------------
@@ -388,6 +389,14 @@ _CLOSE = re.compile(
     r"everything)|\btake (?:it|this|that|them|my \w+|the \w+) (?:down|offline)\b|"
     r"\bturn (?:it|this|that|them|my \w+|the \w+) off\b|\bget my deposit back\b|\brefund\b"
 )
+# Minting ACT from AKT (deposits are paid in ACT since chain v2): "mint 20 ACT", "I need ACT", "top up ACT".
+_MINT = re.compile(
+    r"\bmint(?:ing)?\b[^?!\n]{0,25}\bact\b|\bmint\s+(?:\d[\d,]*(?:\.\d+)?|some|more)\b|"
+    r"\b(?:need|want|get|buy)\s+(?:more\s+|some\s+)?act\b|\btop[\s-]?up\s+(?:my\s+|the\s+|some\s+)?act\b|"
+    r"\bconvert\s+(?:my\s+|some\s+)?(?:\d[\d,]*(?:\.\d+)?\s*)?akt\s+(?:to|into)\s+act\b|"
+    r"\b(?:not enough|out of|short (?:of|on)|no)\s+act\b"
+)
+_ACT_AMOUNT = re.compile(r"(\d[\d,]*(?:\.\d+)?)\s*act\b|\bmint\s+(\d[\d,]*(?:\.\d+)?)\b")
 _LOGS = re.compile(
     r"\blogs?\b|\btail\b|\bstdout\b|\bstderr\b|\bprint(?:ing|ed|s)?\b|\boutput\b|\bconsole\b|"
     r"\bcrash(?:ed|es|ing)?\b|\bwhat(?:'s| is) (?:it|my \w+|the \w+) (?:saying|doing|logging)\b|"
@@ -920,6 +929,14 @@ def llm_gpu_sizing(lowered: str, workload: str | None) -> tuple[str, int, str] |
     return None
 
 
+def _find_act_amount(lowered: str) -> float | None:
+    match = _ACT_AMOUNT.search(lowered)
+    if match is None:
+        return None
+    value = float((match.group(1) or match.group(2)).replace(",", ""))
+    return _int_or_float(value) if value > 0 else None
+
+
 def _merge_previous(
     previous: dict[str, Any] | None, args: dict[str, Any], port: int | None
 ) -> tuple[dict, int | None]:
@@ -950,6 +967,8 @@ def parse_intent(text: str, *, previous: dict[str, Any] | None = None) -> Intent
     if not lowered.strip() or _HELP.match(lowered):
         return Intent("help")
 
+    if _MINT.search(lowered):
+        return Intent("mint", act_amount=_find_act_amount(lowered))
     notes: list[str] = []
     if _BLOCK_PRICE.search(lowered) or (
         _NORMALIZE_TRIGGER.search(lowered) and not _STRONG_DEPLOY.search(lowered)

@@ -30,7 +30,7 @@ REFUSED_KEY = "necto_refused"
 HELP_TEXT = (
     "I'm Necto. I compare compute offers (Akash providers and fixed-rate clouds) and deploy to Akash. "
     'Try: "cheapest A100 for 10 hours", "deploy my Next.js app cheaply in Europe", "show me the logs", '
-    '"is it running?", "shut it down", "list my jobs" or "what is 1000 uact per block in dollars". '
+    '"is it running?", "shut it down", "list my jobs", "mint 20 ACT" or "what is 1000 uact per block in dollars". '
     "Anything that spends or signs shows a confirmation card first; you approve it there."
 )
 AWAITING_TEXT = "Review the confirmation card and approve or reject it."
@@ -42,6 +42,10 @@ TOO_MANY_STEPS_TEXT = (
     "try a simpler request."
 )
 REPEAT_TEXT = "Sorry, I'd be repeating the same step, so I stopped here. Nothing more was signed or spent."
+MINT_ASK_TEXT = (
+    "How much ACT should I mint? Deposits are paid in ACT, minted by burning AKT at the chain's oracle price "
+    "(at least 10 ACT per mint). Say e.g. 'mint 20 ACT', or ask to deploy and I'll offer the mint the deposit needs."
+)
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 
@@ -87,6 +91,17 @@ class Conversation:
             for value in (result.get("job_id"), job.get("job_id"), exchange.args.get("job_id")):
                 if isinstance(value, str) and value:
                     return value
+        return None
+
+    @property
+    def short_funded_plan_id(self) -> str | None:
+        """The latest deployment plan whose deposit the account could not cover (for "I need ACT")."""
+        for exchange in reversed(self.earlier):
+            if exchange.name == "build_sdl":
+                result = exchange.result or {}
+                funding = result.get("funding") if isinstance(result.get("funding"), dict) else {}
+                plan_id = result.get("plan_id")
+                return plan_id if funding.get("status") == "short" and isinstance(plan_id, str) else None
         return None
 
     @property
@@ -206,6 +221,15 @@ def _next_step(intent: Intent, conversation: Conversation) -> Step:
         if last is None:
             return Call("record_job", _clean({"job_id": job_id, "note": intent.note}))
         return Reply(record_text(last.result or {}))
+    if intent.action == "mint":
+        if last is None:
+            if conversation.card_waiting:
+                return Reply(CARD_WAITING_TEXT)
+            if intent.act_amount is not None:
+                return Call("mint_act", {"act_amount": intent.act_amount})
+            plan_id = conversation.short_funded_plan_id
+            return Call("mint_act", {"for_plan_id": plan_id}) if plan_id else Reply(MINT_ASK_TEXT)
+        return Reply(mint_text(last.result or {}))
     if intent.action == "close":
         if conversation.card_waiting and last is None and not intent.job_id:
             return Reply(CARD_WAITING_TEXT)
@@ -241,7 +265,17 @@ def _deploy_step(intent: Intent, conversation: Conversation) -> Step:
         plan_id = result.get("plan_id")
         if not plan_id:
             return Reply("The deployment plan came back without a plan id, so I stopped. Nothing was signed.")
+        funding = result.get("funding") if isinstance(result.get("funding"), dict) else {}
+        if funding.get("status") == "short":
+            # The account can't pay the deposit: propose the mint first (its own card), then the deploy.
+            if funding.get("mint_possible"):
+                return Call("mint_act", {"for_plan_id": plan_id})
+            return Reply(funding_text(funding))
         return Call("deploy", {"plan_id": plan_id})
+    if last.name == "mint_act":
+        if result.get("status") == "ok" and result.get("settled") and isinstance(result.get("for_plan_id"), str):
+            return Call("deploy", {"plan_id": result["for_plan_id"]})
+        return Reply(mint_text(result))
     if last.name == "deploy":
         return Reply(deploy_text(result))
     return Reply(HELP_TEXT)
@@ -438,9 +472,35 @@ def close_text(result: dict[str, Any]) -> str:
     if status != "ok":
         return _error_text(result)
     text = f"Closed job {_untrusted(result.get('job_id'), 80)}."
-    if result.get("refund_usd") is not None:
-        text += f" Refund of unused deposit: {_usd(result['refund_usd'])}."
+    if result.get("refund_act") is not None:
+        text += f" Refunded {_untrusted(result['refund_act'], 40)} ACT (the unused deposit) to your account."
+    elif result.get("refund_usd") is not None:
+        text += f" Refunded {float(result['refund_usd']):g} ACT (the unused deposit) to your account."
     return text
+
+
+def mint_text(result: dict[str, Any]) -> str:
+    status = result.get("status")
+    if status == "awaiting_confirmation":
+        return AWAITING_TEXT
+    if status == "rejected":
+        return _untrusted(result.get("message") or "You declined; nothing was signed.", 300)
+    if status != "ok":
+        return _error_text(result)
+    text = _untrusted(result.get("message") or "Minted.", 300)
+    if result.get("next_step"):
+        text += " " + _untrusted(result["next_step"], 200)
+    return text
+
+
+def funding_text(funding: dict[str, Any]) -> str:
+    """A deploy plan the account can't pay for, and minting ACT isn't possible either: say why, sign nothing."""
+    text = _untrusted(funding.get("message") or "Your account lacks the ACT for this deposit.", 300)
+    if funding.get("mint_error"):
+        text += " Minting ACT for it isn't possible right now: " + _untrusted(funding["mint_error"], 300)
+    if funding.get("next_step"):
+        text += " " + _untrusted(funding["next_step"], 300)
+    return text + " Nothing was signed."
 
 
 def logs_text(result: dict[str, Any], shown: int = 5) -> str:

@@ -15,7 +15,14 @@ Rules follow akash.md §1-2 (chain v2, BME):
   A lease created at height H and closed at height C has paid ``(C - H) * price`` (Akash settles per
   block elapsed since creation);
 - escrow amounts are DecCoins (18 decimals); refunds and provider withdrawals credit whole micro-units
-  (the fraction stays in the escrow, as Akash truncates on withdrawal).
+  (the fraction stays in the escrow, as Akash truncates on withdrawal);
+- messages carrying fields their proto does not define are refused at decode (cosmos-sdk's unknown-field
+  rejection, code 2), so ``MsgUpdateDeployment {1 id, 3 hash}`` cannot smuggle groups or prices: resources
+  are immutable;
+- ``MsgCreateCertificate`` is validated like x/cert (``devnet/certs.py``: PEM types, self-signature with the
+  given key, CN = owner) and certificates are keyed by (owner, serial); providers' server certificates are
+  published at registration. Cert codespace codes (verify against chain-sdk ``go/node/cert/v1/errors.go``):
+  3 certificate exists, 6 invalid certificate value, 7 invalid pubkey value.
 
 Tx flow: :meth:`Chain.broadcast` = CheckTx (decode, signature, sequence, fee) then the tx sits in the
 mempool and is executed in the next block; results are kept in a tx index (:meth:`Chain.get_tx`).
@@ -36,7 +43,7 @@ from typing import Any
 from google.protobuf import json_format
 from google.protobuf.message import Message
 
-from devnet import txdecode
+from devnet import certs, txdecode
 from devnet.txdecode import DecodedTx, TxError, b64
 
 __all__ = [
@@ -373,6 +380,7 @@ class Chain:
     def simulate(self, tx_bytes: bytes) -> int:
         """Gas used by a tx (signature not checked, as in a node's simulate mode). Raises TxError."""
         tx = txdecode.decode_tx(tx_bytes)
+        self._reject_unknown_fields(tx)
         with self.lock:
             for url, msg in tx.messages:
                 self._validate_basic(url, msg)
@@ -382,6 +390,17 @@ class Chain:
         return self.estimate_gas(tx)
 
     # ---------------------------------------------------------------------------------- CheckTx
+    @staticmethod
+    def _reject_unknown_fields(tx: DecodedTx) -> None:
+        """cosmos-sdk's unknownproto check: a field the message's proto does not define is a decode error."""
+        for url, msg in tx.messages:
+            known = type(msg)()
+            known.CopyFrom(msg)
+            known.DiscardUnknownFields()
+            if known.ByteSize() != msg.ByteSize():
+                name = url.rsplit(".", 1)[-1]
+                raise TxError(2, f"errUnknownField {name!r}: the message carries fields its proto does not define: tx parse error")
+
     def _msg_signer(self, tx: DecodedTx) -> str:
         signers = {self._signer_of(url, msg) for url, msg in tx.messages}
         if len(signers) != 1:
@@ -405,6 +424,7 @@ class Chain:
     def check_tx(self, tx_bytes: bytes) -> DecodedTx:
         """CheckTx: decode, stateless checks, signer/pubkey, signature, sequence, fee. Raises TxError."""
         tx = txdecode.decode_tx(tx_bytes)
+        self._reject_unknown_fields(tx)
         with self.lock:
             for url, msg in tx.messages:
                 self._validate_basic(url, msg)
@@ -532,6 +552,8 @@ class Chain:
         elif url == URL_CREATE_CERTIFICATE:
             if not txdecode.is_valid_address(msg.owner):
                 raise TxError(7, f"invalid owner address {msg.owner!r}: invalid address")
+            if not msg.cert or not msg.pubkey:
+                raise TxError(6, "invalid certificate value: cert and pubkey are required", "cert")
 
     @staticmethod
     def _validate_deployment_id(ident: Any) -> None:
@@ -762,9 +784,57 @@ class Chain:
         if url == URL_MINT_ACT:
             return self._exec_mint(msg, height)
         if url == URL_CREATE_CERTIFICATE:
-            self.certificates.append({"owner": msg.owner, "cert": b64(msg.cert), "pubkey": b64(msg.pubkey)})
-            return [_event("akash.v1", module="cert", action="certificate-created", owner=msg.owner)]
+            serial = self._add_certificate(msg.owner, bytes(msg.cert), bytes(msg.pubkey))
+            return [
+                _event("akash.v1", module="cert", action="certificate-created", owner=msg.owner, serial=serial)
+            ]
         raise TxError(2, f"unable to resolve type URL {url}: tx parse error")
+
+    def _add_certificate(self, owner: str, cert_pem: bytes, pubkey_pem: bytes) -> int:
+        try:
+            cert = certs.validate_certificate(owner, cert_pem, pubkey_pem)
+        except certs.CertificateInvalid as err:
+            code = 7 if str(err).startswith("invalid pubkey") else 6
+            raise TxError(code, str(err), "cert") from None
+        serial = cert.serial_number
+        if any(c["owner"] == owner and c["serial"] == str(serial) for c in self.certificates):
+            raise TxError(3, f"certificate {owner}/{serial} exists: certificate already exists", "cert")
+        self.certificates.append(
+            {"owner": owner, "serial": str(serial), "state": "valid", "cert": cert_pem, "pubkey": pubkey_pem}
+        )
+        return serial
+
+    def publish_certificate(self, owner: str, cert_pem: bytes, pubkey_pem: bytes) -> int:
+        """Put a certificate on chain directly (genesis-style; providers at registration). Returns the serial."""
+        with self.lock:
+            self.ensure_account(owner)
+            return self._add_certificate(owner, cert_pem, pubkey_pem)
+
+    def valid_certificates(self, owner: str | None = None) -> tuple[bytes, ...]:
+        """PEM certificates in state valid (of ``owner``, or all): what a provider accepts from clients."""
+        with self.lock:
+            return tuple(
+                c["cert"]
+                for c in self.certificates
+                if c["state"] == "valid" and (owner is None or c["owner"] == owner)
+            )
+
+    def certificates_json(
+        self, *, owner: str | None = None, serial: str | None = None, state: str | None = None
+    ) -> list[dict]:
+        """``/akash/cert/v1/certificates/list`` rows: ``{certificate: {state, cert, pubkey}, serial}``
+        (proto bytes as base64, as REST prints them)."""
+        with self.lock:
+            return [
+                {
+                    "certificate": {"state": c["state"], "cert": b64(c["cert"]), "pubkey": b64(c["pubkey"])},
+                    "serial": c["serial"],
+                }
+                for c in self.certificates
+                if (owner is None or c["owner"] == owner)
+                and (serial is None or c["serial"] == serial)
+                and (state is None or c["state"] == state)
+            ]
 
     def _exec_create_deployment(self, msg: Any, height: int) -> list[dict]:
         owner, dseq = msg.id.owner, msg.id.dseq

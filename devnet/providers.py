@@ -22,6 +22,13 @@ GPU base USD/hour: h200 2.60, h100 2.00, a100 1.00, l40s 0.80, a6000 0.45, rtx40
 rtx3090 0.22, rtx3080 0.15, t4 0.12. Strategy factors put 1 CPU + 1 GiB + 1 GiB at ~1.0 (cheap) to
 ~2.9 (premium) USD/month, an A100 at 0.76-1.21 USD/h and an H100 at 1.5-2.4 USD/h.
 
+Authentication (akash.md §5, ``provider: gateway/utils/utils.go``): a provider's ``auth_mode`` is ``jwt``
+(the default: ES256K/ES256KADR36 bearer checked against the issuer's on-chain public key; served over plain
+loopback HTTP unless the devnet gives it TLS) or ``mtls`` (a provider from before JWT support: TLS with a
+self-signed server certificate published on chain, clients authenticate with a client certificate that
+must be a valid certificate on chain, and a bearer token is refused). A request carrying both a client
+certificate and a JWT is refused as ambiguous, as upstream does.
+
 A provider bids on an order only if it can host every resource unit (CPU, memory, storage class, GPU model
 and count on one node per replica), satisfies the placement attributes and the ``signed_by`` auditors, is
 online, and its price is <= the group's max price (sum of unit price x count).
@@ -35,6 +42,7 @@ import hashlib
 import json
 import logging
 import random
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -49,7 +57,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from devnet import txdecode
+from devnet import certs, txdecode
 from devnet.chain import Chain, Group, ProviderRecord, ResourceUnitSpec
 
 __all__ = [
@@ -288,9 +296,11 @@ class ProviderSim:
     created_height: int = 1
     port: int = 0
     host_uri: str = ""
-    manifests: dict[int, dict] = field(default_factory=dict)  # dseq -> manifest record
+    manifests: dict[tuple[str, int], dict] = field(default_factory=dict)  # (owner, dseq) -> manifest record
     decisions: dict[tuple, tuple[int, Decimal] | None] = field(default_factory=dict)
     stopping: asyncio.Event | None = None
+    auth_mode: str = "jwt"  # "jwt" (bearer tokens) or "mtls" (on-chain client certificates only)
+    tls: certs.ServerTLS | None = None  # None: plain loopback HTTP
 
     # ---------------------------------------------------------------- availability
     def online(self, height: int) -> bool:
@@ -636,6 +646,8 @@ class ProviderFleet:
                 else [],
             )
             self.chain.register_provider(record, provider.pubkey)
+            if provider.tls is not None:
+                self.chain.publish_certificate(provider.owner, provider.tls.cert_pem, provider.tls.pubkey_pem)
 
     def on_block(self, chain: Chain, height: int) -> None:
         window = chain.bid_window_blocks
@@ -903,6 +915,41 @@ def _unauthorized(message: str) -> PlainTextResponse:
     return PlainTextResponse(message + "\n", status_code=401)
 
 
+def _client_certificate(scope: dict) -> bytes | None:
+    """The DER client certificate of this connection (ASGI TLS extension, filled by devnet/server.py)."""
+    chain = ((scope.get("extensions") or {}).get("tls") or {}).get("client_cert_chain") or []
+    if not chain:
+        return None
+    try:
+        return ssl.PEM_cert_to_DER_cert(chain[0])
+    except (ValueError, TypeError):
+        return None
+
+
+def authenticate(provider: ProviderSim, chain: Chain, headers: Any, scope: dict) -> str:
+    """The owner address this request authenticates as (JWT or mTLS per the provider); raises AuthError."""
+    token = _bearer(headers)
+    peer = _client_certificate(scope)
+    if token is not None and peer is not None:
+        raise AuthError("auth: ambiguous authentication. may not use mTLS and JWT at the same time")
+    if provider.auth_mode == "mtls":
+        if token is not None:
+            raise AuthError("unauthorized: this provider does not support JWT; present an mTLS client certificate")
+        if peer is None:
+            raise AuthError("unauthorized: an mTLS client certificate published on chain is required")
+        identity = certs.peer_owner(peer)
+        if identity is None:
+            raise AuthError("unauthorized: the client certificate's CommonName is not an account address")
+        owner, _serial = identity
+        published = {ssl.PEM_cert_to_DER_cert(pem.decode()) for pem in chain.valid_certificates(owner)}
+        if peer not in published:
+            raise AuthError(f"unauthorized: the client certificate is not a valid certificate of {owner} on chain")
+        return owner
+    if token is None:
+        raise AuthError("unauthorized: missing 'Authorization: Bearer <JWT>' header")
+    return verify_jwt(token, chain)["iss"]
+
+
 class _OfflineMiddleware:
     """503 for HTTP and a refused websocket while the provider is offline."""
 
@@ -918,6 +965,13 @@ class _OfflineMiddleware:
                     "provider unavailable: 503 Service Unavailable\n", status_code=503
                 )
                 await response(scope, receive, send)
+            elif "websocket.http.response" in scope.get("extensions", {}):
+                # what a real gateway behind its ingress answers while it is down: 503, not a close (which the
+                # server would turn into a 403 that reads like refused credentials)
+                body = b"provider unavailable: 503 Service Unavailable\n"
+                await send({"type": "websocket.http.response.start", "status": 503,
+                            "headers": [(b"content-type", b"text/plain"), (b"content-length", str(len(body)).encode())]})
+                await send({"type": "websocket.http.response.body", "body": body})
             else:
                 await send({"type": "websocket.close", "code": 1013})
             return
@@ -995,14 +1049,11 @@ def build_gateway_app(provider: ProviderSim, chain: Chain) -> Any:
     async def address(request: Request) -> JSONResponse:
         return JSONResponse({"address": provider.owner})
 
-    def authorize(headers: Any, owner: str | None) -> dict:
-        token = _bearer(headers)
-        if token is None:
-            raise AuthError("unauthorized: missing 'Authorization: Bearer <JWT>' header")
-        claims = verify_jwt(token, chain)
-        if owner is not None and claims["iss"] != owner:
-            raise AuthError(f"unauthorized: token issuer {claims['iss']} is not the lease owner")
-        return claims
+    def authorize(headers: Any, scope: dict, owner: str | None) -> str:
+        caller = authenticate(provider, chain, headers, scope)
+        if owner is not None and caller != owner:
+            raise AuthError(f"unauthorized: {caller} is not the lease owner")
+        return caller
 
     def parse_ids(params: dict, names: tuple[str, ...]) -> tuple[int, ...] | None:
         try:
@@ -1016,14 +1067,10 @@ def build_gateway_app(provider: ProviderSim, chain: Chain) -> Any:
         if ids is None:
             return PlainTextResponse("invalid dseq\n", status_code=400)
         (dseq,) = ids
-        token = _bearer(request.headers)
-        if token is None:
-            return _unauthorized("unauthorized: missing 'Authorization: Bearer <JWT>' header")
         try:
-            claims = verify_jwt(token, chain)
+            owner = authenticate(provider, chain, request.headers, request.scope)
         except AuthError as err:
             return _unauthorized(str(err))
-        owner = claims["iss"]
         with chain.lock:
             leases = [
                 lease_
@@ -1053,7 +1100,7 @@ def build_gateway_app(provider: ProviderSim, chain: Chain) -> Any:
             problem = cross_validate(manifest, deployment.groups[lease.gseq - 1])
             if problem:
                 return PlainTextResponse(f"manifest cross-validation failed: {problem}\n", status_code=422)
-        provider.manifests[dseq] = {
+        provider.manifests[(owner, dseq)] = {
             "owner": owner,
             "manifest": manifest,
             "received_at": chain.height,
@@ -1061,30 +1108,31 @@ def build_gateway_app(provider: ProviderSim, chain: Chain) -> Any:
         }
         return Response(status_code=200)
 
-    def lease_context(params: dict, headers: Any) -> tuple[int, dict | None, Any, str | None]:
+    def lease_context(params: dict, headers: Any, scope: dict) -> tuple[int, dict | None, Any, str | None]:
         """(http status, manifest record, group manifest, error text)."""
         ids = parse_ids(params, ("dseq", "gseq", "oseq"))
         if ids is None:
             return 400, None, None, "invalid lease id"
         dseq, gseq, oseq = ids
-        with chain.lock:
-            lease = next(
-                (
-                    lease_
-                    for lease_ in chain.leases.values()
-                    if lease_.provider == provider.owner and (lease_.dseq, lease_.gseq, lease_.oseq) == ids
-                ),
-                None,
-            )
-            group = chain.deployments[(lease.owner, dseq)].groups[gseq - 1] if lease else None
         try:
-            authorize(headers, lease.owner if lease else None)
+            caller = authorize(headers, scope, None)
         except AuthError as err:
             return 401, None, None, str(err)
+        with chain.lock:
+            # dseqs are unique per owner only: two owners may both have dseq 42 with this provider
+            leases = [
+                lease_
+                for lease_ in chain.leases.values()
+                if lease_.provider == provider.owner and (lease_.dseq, lease_.gseq, lease_.oseq) == ids
+            ]
+            lease = next((lease_ for lease_ in leases if lease_.owner == caller), None)
+            group = chain.deployments[(lease.owner, dseq)].groups[gseq - 1] if lease else None
+        if lease is None and leases:
+            return 401, None, None, f"unauthorized: {caller} is not the lease owner"
         if lease is None or lease.state not in ("active",):
             return 404, None, None, "lease not found"
-        record = provider.manifests.get(dseq)
-        if record is None or record["owner"] != lease.owner:
+        record = provider.manifests.get((lease.owner, dseq))
+        if record is None:
             return 404, None, None, "manifest not received for this lease"
         group_manifest = next((g for g in record["manifest"] if g.get("name") == group.name), None)
         if group_manifest is None:
@@ -1099,7 +1147,7 @@ def build_gateway_app(provider: ProviderSim, chain: Chain) -> Any:
         return None
 
     async def lease_status(request: Request) -> Response:
-        code, record, group_manifest, error = lease_context(request.path_params, request.headers)
+        code, record, group_manifest, error = lease_context(request.path_params, request.headers, request.scope)
         if code != 200:
             return PlainTextResponse(error + "\n", status_code=code)
         dseq = int(request.path_params["dseq"])
@@ -1162,7 +1210,9 @@ def build_gateway_app(provider: ProviderSim, chain: Chain) -> Any:
         return message["type"] == "websocket.disconnect"
 
     async def logs(websocket: WebSocket) -> None:
-        code, record, group_manifest, error = lease_context(websocket.path_params, websocket.headers)
+        code, record, group_manifest, error = lease_context(
+            websocket.path_params, websocket.headers, websocket.scope
+        )
         if code != 200:
             await deny(websocket, code, error)
             return
@@ -1206,7 +1256,9 @@ def build_gateway_app(provider: ProviderSim, chain: Chain) -> Any:
             return
 
     async def kubeevents(websocket: WebSocket) -> None:
-        code, record, group_manifest, error = lease_context(websocket.path_params, websocket.headers)
+        code, record, group_manifest, error = lease_context(
+            websocket.path_params, websocket.headers, websocket.scope
+        )
         if code != 200:
             await deny(websocket, code, error)
             return

@@ -36,6 +36,7 @@ from starlette.routing import Mount, Route
 
 from devnet import txdecode
 from devnet.chain import Chain, dec_str
+from devnet.console_api import console_routes
 from devnet.providers import ProviderFleet, console_gpu_prices, console_provider
 from devnet.txdecode import TxError, b64
 
@@ -338,6 +339,23 @@ def build_rest_app(chain: Chain, fleet: ProviderFleet | None = None) -> Starlett
         page, pagination = _pagination(request, items)
         return JSONResponse({"providers": page, "pagination": pagination})
 
+    # ------------------------------------------------------------------ akash: cert (singular filter.*)
+    @route("/akash/cert/v1/certificates/list")
+    async def certificates_list(request: Request) -> JSONResponse:
+        params = request.query_params
+        owner = params.get("filter.owner") or None
+        if owner is not None and not txdecode.is_valid_address(owner):
+            return grpc_error(3, f"invalid owner address {owner!r}")
+        serial = _uint(params.get("filter.serial"), "filter.serial")
+        state = params.get("filter.state") or None
+        if state not in (None, "valid", "revoked"):
+            return grpc_error(3, f"invalid certificate state {state!r}: expected valid or revoked")
+        items = chain.certificates_json(
+            owner=owner, serial=None if serial is None else str(serial), state=state
+        )
+        page, pagination = _pagination(request, items)
+        return JSONResponse({"certificates": page, "pagination": pagination})
+
     # ------------------------------------------------------------------ oracle / bme
     @route("/akash/oracle/v2/aggregated_price/{denom}")
     async def oracle_price(request: Request) -> JSONResponse:
@@ -400,6 +418,9 @@ def build_rest_app(chain: Chain, fleet: ProviderFleet | None = None) -> Starlett
     @route("/v1/gpu-prices")
     async def gpu_prices(request: Request) -> JSONResponse:
         return JSONResponse(console_gpu_prices(providers, chain))
+
+    # ------------------------------------------------------------------ console managed-wallet API
+    routes.extend(console_routes(chain, fleet))  # devnet/console_api.py: deployments, bids, leases, JWTs
 
     # ------------------------------------------------------------------ devnet-only
     @route("/necto-devnet/faucet", ("POST",))

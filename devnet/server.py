@@ -7,6 +7,13 @@ runs it in the caller's loop until SIGINT/SIGTERM (``necto devnet`` / ``python -
 Sockets are bound before the servers start, so every provider's on-chain ``host_uri`` is known up front.
 A provider whose strategy is "always offline" gets a bound but non-listening socket: connections to its
 gateway are refused, like a provider whose machine is down.
+
+Providers serve plain loopback HTTP with JWT auth by default. ``mtls_providers=N`` turns the first N
+reliable providers into mTLS-only providers (TLS with a self-signed server certificate published on
+chain; client certificates checked against the chain) and ``tls_providers=M`` gives the next M providers
+TLS with JWT auth; their ``host_uri`` is ``https://127.0.0.1:PORT``. Both default to 0, so the default
+devnet is unchanged. The client certificate of each TLS connection reaches the provider app through the
+ASGI TLS extension (``scope["extensions"]["tls"]["client_cert_chain"]``), which uvicorn does not fill.
 """
 
 from __future__ import annotations
@@ -17,12 +24,15 @@ import contextlib
 import json
 import signal
 import socket
+import ssl
 import threading
 from dataclasses import dataclass, field
 from typing import Any
 
 import uvicorn
+from uvicorn.protocols.http.auto import AutoHTTPProtocol
 
+from devnet.certs import ServerTLS
 from devnet.chain import Chain
 from devnet.providers import ProviderFleet, ProviderSim, build_fleet, build_gateway_app
 from devnet.rest import build_rest_app
@@ -43,8 +53,61 @@ def _bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-def _url(host: str, port: int) -> str:
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+def _url(host: str, port: int, scheme: str = "http") -> str:
+    return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
+
+
+class _PeerCertificates:
+    """Client certificates of live TLS connections by remote address, handed to the app as the ASGI TLS
+    extension (a websocket upgrade keeps its connection, hence its address)."""
+
+    MAX_ENTRIES = 4096
+
+    def __init__(self) -> None:
+        self.by_peer: dict[tuple, bytes | None] = {}
+
+    def protocol_class(self) -> type:
+        registry = self.by_peer
+        limit = self.MAX_ENTRIES
+
+        class PeerCertificateProtocol(AutoHTTPProtocol):  # type: ignore[misc, valid-type]
+            def connection_made(self, transport: Any) -> None:  # type: ignore[override]
+                super().connection_made(transport)
+                ssl_object = transport.get_extra_info("ssl_object")
+                if len(registry) >= limit:
+                    registry.pop(next(iter(registry)))
+                key = tuple(self.client or ())
+                registry.pop(key, None)
+                registry[key] = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+
+            def connection_lost(self, exc: Exception | None) -> None:
+                registry.pop(tuple(self.client or ()), None)
+                super().connection_lost(exc)
+
+        return PeerCertificateProtocol
+
+    def middleware(self, app: Any) -> Any:
+        registry = self.by_peer
+
+        async def with_tls_extension(scope: dict, receive: Any, send: Any) -> None:
+            if scope["type"] in ("http", "websocket"):
+                der = registry.get(tuple(scope.get("client") or ()))
+                extensions = dict(scope.get("extensions") or {})
+                extensions["tls"] = {"client_cert_chain": [ssl.DER_cert_to_PEM_cert(der)] if der else []}
+                scope = {**scope, "extensions": extensions}
+            await app(scope, receive, send)
+
+        return with_tls_extension
+
+
+def _tls_candidates(providers: list[ProviderSim]) -> list[ProviderSim]:
+    """Providers that may serve TLS in tests: online, not flaky, bidding on CPU orders soon."""
+    return [
+        p
+        for p in providers
+        if not (p.strategy.always_offline or p.strategy.flaky or p.strategy.gpu_only or p.strategy.slow)
+        and not p.strategy.refuses
+    ]
 
 
 @dataclass
@@ -70,6 +133,8 @@ class _Devnet:
         seed: int,
         chain_id: str,
         bid_window_blocks: int | None,
+        mtls_providers: int = 0,
+        tls_providers: int = 0,
         **chain_options: Any,
     ) -> _Devnet:
         chain = Chain(
@@ -80,6 +145,17 @@ class _Devnet:
             **chain_options,
         )
         fleet = ProviderFleet(chain, build_fleet(seed, providers))
+        candidates = _tls_candidates(fleet.providers)
+        if mtls_providers + tls_providers > len(candidates):
+            raise ValueError(f"at most {len(candidates)} providers can serve TLS with {providers} providers")
+        for index, provider in enumerate(candidates[: mtls_providers + tls_providers]):
+            mtls = index < mtls_providers
+            provider.auth_mode = "mtls" if mtls else "jwt"
+            provider.tls = ServerTLS(
+                provider.owner,
+                (host, "localhost", provider.hostname),
+                chain.valid_certificates if mtls else None,
+            )
         sockets: list[socket.socket] = []
         rest_socket = _bind(host, port)
         try:
@@ -87,7 +163,7 @@ class _Devnet:
                 sock = _bind(host, 0)
                 sockets.append(sock)
                 provider.port = sock.getsockname()[1]
-                provider.host_uri = _url(host, provider.port)
+                provider.host_uri = _url(host, provider.port, "https" if provider.tls else "http")
         except OSError:
             for sock in [rest_socket, *sockets]:
                 sock.close()
@@ -95,7 +171,13 @@ class _Devnet:
         fleet.register()
         return cls(chain, fleet, rest_socket, sockets, _url(host, rest_socket.getsockname()[1]))
 
-    def _server(self, app: Any) -> uvicorn.Server:
+    def _server(self, app: Any, tls: ServerTLS | None = None) -> uvicorn.Server:
+        options: dict[str, Any] = {}
+        if tls is not None:
+            peers = _PeerCertificates()
+            context = tls.server_context()
+            app = peers.middleware(app)
+            options = {"ssl_context_factory": lambda _config, _default: context, "http": peers.protocol_class()}
         config = uvicorn.Config(
             app,
             log_level="warning",
@@ -104,6 +186,7 @@ class _Devnet:
             timeout_graceful_shutdown=1,
             ws_ping_interval=20.0,
             ws_ping_timeout=20.0,
+            **options,
         )
         return uvicorn.Server(config)
 
@@ -118,7 +201,7 @@ class _Devnet:
             provider.stopping = asyncio.Event()
             if provider.strategy.always_offline:
                 continue  # bound, never listening: connection refused
-            server = self._server(build_gateway_app(provider, self.chain))
+            server = self._server(build_gateway_app(provider, self.chain), provider.tls)
             self.servers.append(server)
             tasks.append(asyncio.create_task(server.serve(sockets=[sock])))
         producer = asyncio.create_task(self._produce_blocks())
@@ -147,6 +230,9 @@ class _Devnet:
                 await asyncio.gather(*tasks, producer, return_exceptions=True)
             for sock in [self.rest_socket, *self.provider_sockets]:
                 sock.close()
+            for provider in self.fleet.providers:
+                if provider.tls is not None:
+                    provider.tls.close()
 
     async def _produce_blocks(self) -> None:
         loop = asyncio.get_running_loop()
@@ -225,7 +311,7 @@ def start_devnet(
     """Start a devnet in a background thread; returns once every port is listening.
 
     ``chain_options`` go to :class:`devnet.chain.Chain` (``akt_price_usd``, ``mints_allowed``,
-    ``faucet_uakt``, ``faucet_uact``).
+    ``faucet_uakt``, ``faucet_uact``), except ``mtls_providers`` / ``tls_providers`` (module docstring).
     """
     devnet = _Devnet.build(
         host=host,

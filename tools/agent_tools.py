@@ -4,8 +4,8 @@ Each function's docstring is the tool description the model sees. Results are pl
 ``status`` ("ok", "error", "awaiting_confirmation", "rejected"). Errors the model can act on come back as
 ``{"status": "error", "message", "hint"}``; nothing here ever raises into the agent loop.
 
-Security (../shared/specs/security.md): ``deploy`` and ``close_deployment`` only take the id of a plan that
-code built and stored. They ask for confirmation through ADK's tool confirmation (the user answers in the
+Security (../shared/specs/security.md): ``deploy``, ``close_deployment`` and ``mint_act`` only act on a plan
+that code built and stored. They ask for confirmation through ADK's tool confirmation (the user answers in the
 UI, never the model), and on approval re-check that the confirmed plan hash is the stored one.
 
 There is no ADK import here: ADK injects ``tool_context`` by parameter name, and the confirmation API is
@@ -27,7 +27,7 @@ PriceUnit = Literal[
     "uact_per_block", "uakt_per_block", "act_per_block", "usd_per_hour", "usd_per_month", "cents_per_hour"
 ]
 
-STATE_CHANGING_TOOLS = frozenset({"deploy", "close_deployment"})
+STATE_CHANGING_TOOLS = frozenset({"deploy", "close_deployment", "mint_act"})
 
 
 class NectoToolBackend(Protocol):
@@ -50,6 +50,12 @@ class NectoToolBackend(Protocol):
     ) -> dict[str, Any]: ...
 
     def plan_summary(self, plan_id: str, *, owner: str) -> dict[str, Any]: ...
+
+    async def create_mint_plan(
+        self, owner: str, *, act_amount: float | None = None, for_plan_id: str | None = None
+    ) -> dict[str, Any]: ...
+
+    async def execute_mint_plan(self, plan_id: str, *, confirmed_hash: str, owner: str) -> dict[str, Any]: ...
 
     async def logs(self, job_id: str | None, *, tail: int, service: str | None, owner: str) -> dict[str, Any]: ...
 
@@ -144,7 +150,7 @@ def _filter_args(
 
 
 def build_agent_tools(backend: NectoToolBackend | Callable[[], NectoToolBackend]) -> list[Callable[..., Any]]:
-    """The nine tool functions bound to ``backend`` (or to a zero-argument factory, resolved lazily)."""
+    """The ten tool functions bound to ``backend`` (or to a zero-argument factory, resolved lazily)."""
 
     def svc() -> NectoToolBackend:
         return backend() if callable(backend) and not hasattr(backend, "quote") else backend  # type: ignore[return-value]
@@ -380,6 +386,39 @@ def build_agent_tools(backend: NectoToolBackend | Callable[[], NectoToolBackend]
             ),
         )
 
+    async def mint_act(
+        act_amount: float | None = None, for_plan_id: str | None = None, tool_context: Any = None
+    ) -> dict[str, Any]:
+        """Use this when the account lacks ACT (deployments are paid in ACT): mint ACT by burning AKT. The user must approve first.
+
+        Give either act_amount (what the user asked for) or for_plan_id (a build_sdl plan whose result says
+        funding is short); code computes the AKT to burn at the chain's oracle price.
+
+        Args:
+          act_amount: how many ACT to mint (the chain mints at least 10).
+          for_plan_id: the plan_id of a deployment plan whose deposit the account cannot cover yet.
+
+        Returns:
+          {"status": "awaiting_confirmation", "plan_id", "summary"} until approved, then
+          {"status": "ok", "minted_act", "burned_akt", "act_balance", "settled", "message"}.
+        """
+        owner = _owner(tool_context)
+        confirmation = getattr(tool_context, "tool_confirmation", None)
+        if confirmation is None:
+            created = await _guard(
+                lambda: svc().create_mint_plan(owner, act_amount=act_amount, for_plan_id=for_plan_id)
+            )
+            if created.get("status") != "ok":
+                return created
+            plan_id = created["plan_id"]
+        else:
+            plan_id = str((confirmation.payload or {}).get("plan_id", ""))
+        return await _confirmed_call(
+            tool_context,
+            plan_id,
+            lambda owner_, confirmed_hash: svc().execute_mint_plan(plan_id, confirmed_hash=confirmed_hash, owner=owner_),
+        )
+
     async def list_jobs(limit: int = 20, state: str | None = None, tool_context: Any = None) -> dict[str, Any]:
         """Use this to list the user's jobs (deployments) with their state and cost.
 
@@ -452,4 +491,5 @@ def build_agent_tools(backend: NectoToolBackend | Callable[[], NectoToolBackend]
         deployment_status,
         close_deployment,
         list_jobs,
+        mint_act,
     ]

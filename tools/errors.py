@@ -11,7 +11,8 @@ refusals raise from this tree.
     ├── ChainError                the chain REST endpoint failed or answered something unusable
     │   ├── BroadcastError        CheckTx / DeliverTx rejected the transaction (code, raw_log)
     │   ├── TxTimeout             a broadcast tx was not included before the deadline
-    │   └── InsufficientFunds     the account cannot pay the deposit or the fee
+    │   ├── InsufficientFunds     the account cannot pay the deposit or the fee
+    │   └── BmeHalted             the chain's circuit breaker halted ACT mints (collateral ratio too low)
     ├── ProviderError             a provider gateway failed or answered garbage
     │   └── ManifestRejected      the provider refused the manifest (422 hash mismatch, ...)
     ├── NoBids                    no acceptable bid arrived before the deadline
@@ -78,6 +79,10 @@ class TxTimeout(ChainError):
 
 class InsufficientFunds(ChainError):
     pass
+
+
+class BmeHalted(ChainError):
+    """MsgMintACT would fail: ``/akash/bme/v1/status`` says mints are halted (akash.md §1). Nothing is signed."""
 
 
 class ProviderError(NectoError):

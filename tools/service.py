@@ -100,8 +100,16 @@ class NectoService:
         self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._reconcile_lock: asyncio.Lock | None = None
         self.last_reconcile: Any = None  # the latest ReconcileReport
+        # Browser wallets (tools.wallet): sign-in nonces, each chat's "ask the page" function by owner, and one
+        # backend per connected wallet (owner, address). Without a wallet an owner signs with ``backend``.
+        from tools.wallet.signin import SignInChallenges
+
+        self.signin = SignInChallenges(chain_id=settings.effective_chain_id)
+        self._wallet_asks: dict[str, Any] = {}
+        self._wallet_backends: dict[tuple[str, str], Any] = {}
         self.machine = DeployMachine(
-            ledger=self.ledger, backend=backend, settings=settings, events=self.events, choose_bid=self._choose_bid
+            ledger=self.ledger, backend=backend, settings=settings, events=self.events, choose_bid=self._choose_bid,
+            backend_for=self.backend_for_job,
         )
 
     async def refresh_block_time(self) -> Decimal:
@@ -346,8 +354,11 @@ class NectoService:
             compiled = compile_sdl(sdl_text)
         total_cap = sum((p.amount * p.count for p in compiled.prices), Decimal(0))
         dseq = int(datetime.now(UTC).timestamp() * 1000)  # Console's convention: unique per owner
-        tx_body = self.backend.create_deployment_body(
-            dseq=dseq, groups=compiled.groups, manifest_hash=compiled.manifest_hash, deposit_uact=pricing.deposit_uact
+        signer_backend = self.backend_for(owner)  # the owner's connected wallet, else the local key
+        tx_body = signer_backend.create_deployment_body(
+            dseq=dseq, groups=compiled.groups, manifest_hash=compiled.manifest_hash, deposit_uact=pricing.deposit_uact,
+            # console rail: Console compiles and signs the SDL itself (tools/console/backend.py)
+            **({"sdl": sdl_text} if getattr(signer_backend, "rail", "self") == "console" else {}),
         )
         services = [
             {
@@ -366,7 +377,7 @@ class NectoService:
             "owner": owner,
             "network": self.settings.network,
             "chain_id": self.settings.effective_chain_id,
-            "owner_address": self.backend.address,
+            "owner_address": signer_backend.address,
             "dseq": dseq,
             "workload": request.workload,
             "request": request.model_dump(mode="json"),
@@ -426,6 +437,7 @@ class NectoService:
             "sdl": redact_env(sdl_text),
             "manifest_hash": body["manifest_hash"],
             "summary": card,
+            **await self._deposit_funding(pricing.deposit_uact, plan_id=plan.id, owner=owner),
         }
 
     def plan_summary(self, plan_id: str, *, owner: str) -> dict[str, Any]:
@@ -433,7 +445,10 @@ class NectoService:
         body = json.loads(plan.body_json)
         tx_body = unb64(plan.tx_body_b64)
         messages = self.backend.describe(tx_body)
-        card = (deploy_card if plan.kind == "deploy" else close_card)(body, messages, plan.id, plan.plan_hash)
+        from tools.deploy.plan import mint_card
+
+        build_card = {"deploy": deploy_card, "mint": mint_card}.get(plan.kind, close_card)
+        card = build_card(body, messages, plan.id, plan.plan_hash)
         return {"status": "ok", "plan_id": plan.id, "plan_hash": plan.plan_hash, "card": card, "text": card_text(card)}
 
     def _verified_plan(self, plan_id: str, *, owner: str) -> Plan:
@@ -459,7 +474,7 @@ class NectoService:
             if existing.state not in ("running", "failed", "closed") and existing.id not in self._running:
                 if not self.ledger.claim_job(existing.id, self.worker_id, lease_s=CLAIM_S):
                     return self._job_result(existing)  # another Necto process is driving it
-                existing = await self._run_job(existing, unb64(plan.tx_body_b64))
+                return await self._run_job_result(existing, unb64(plan.tx_body_b64))
             elif existing.id in self._running:
                 existing = await asyncio.shield(self._running[existing.id])
             return self._job_result(existing)
@@ -494,9 +509,21 @@ class NectoService:
         self.ledger.add_event(job.id, "confirmed", "You approved the plan.", {"plan_hash": plan.plan_hash})
         self.ledger.audit(owner=owner, action="approve deployment plan", plan_id=plan.id, plan_hash=plan.plan_hash,
                           result="approved")
-        job = await self._run_job(job, unb64(plan.tx_body_b64))
-        self.ledger.update_plan(plan.id, status="executed")
-        return self._job_result(job)
+        result = await self._run_job_result(job, unb64(plan.tx_body_b64))
+        if not result.get("resumable"):
+            self.ledger.update_plan(plan.id, status="executed")
+        return result
+
+    async def _run_job_result(self, job: Job, tx_body: bytes) -> dict[str, Any]:
+        """Run the job; a wallet that did not sign pauses it (nothing broadcast) instead of failing it."""
+        from tools.wallet.errors import WalletError
+
+        try:
+            return self._job_result(await self._run_job(job, tx_body))
+        except WalletError as exc:
+            current = self.ledger.job(job.id)
+            return {**exc.to_result(), "job_id": current.id, "dseq": current.dseq, "state": current.state,
+                    "resumable": True}
 
     async def _run_job(self, job: Job, tx_body: bytes) -> Job:
         # The deploy outlives its caller: a closed browser tab cancels the chat handler, not the deploy.
@@ -546,8 +573,9 @@ class NectoService:
         job = self.ledger.get_job(job_id, owner=owner, open_only=job_id is None)
         if job.state in ("closed",):
             raise InvalidRequest(f"Job {job.id} is already closed.")
-        tx_body = self.backend.close_deployment_body(dseq=job.dseq)
-        escrow_left = await self.backend.escrow_left_uact(job.dseq)
+        job_backend = self.backend_for_job(job)
+        tx_body = job_backend.close_deployment_body(dseq=job.dseq)
+        escrow_left = await job_backend.escrow_left_uact(job.dseq)
         body = {
             "kind": "close",
             "owner": owner,
@@ -594,7 +622,251 @@ class NectoService:
             "state": job.state,
             "refund_uact": job.refund_uact,
             "refund_usd": float(Decimal(job.refund_uact or 0) / MICRO),
+            "refund_act": _act(job.refund_uact or 0),
+            "message": _refund_sentence(job),
         }
+
+    # --- ACT mint plans (akash.md §1: deposits are paid in ACT, minted by burning AKT) ------------------
+    def _mint_fee_reserve_uakt(self) -> int:
+        # AKT the mint leaves alone: its own fee, and the fee money ensure_funds wants for the deploy after it.
+        return 2 * self.settings.max_fee_uakt
+
+    async def _deposit_funding(self, deposit_uact: int, *, plan_id: str, owner: str) -> dict[str, Any]:
+        """``{"funding": ...}`` for a deploy plan when the account lacks the ACT for its deposit and no faucet
+        tops it up (any network but the local sandbox): what is missing and the mint that would cover it.
+        ``{}`` when the balance covers it or cannot be read (the deploy itself checks again)."""
+        from tools.deploy.funding import propose_mint, shortfall_uact
+
+        account = self.backend_for(owner)
+        if getattr(account, "faucet", False) or not hasattr(account, "balances"):
+            return {}
+        try:
+            balances = await account.balances()
+        except NectoError as exc:
+            log.warning("balance unavailable for the funding check (%s)", exc.message)
+            return {}
+        missing = shortfall_uact(balances, deposit_uact)
+        if missing == 0:
+            return {}
+        funding: dict[str, Any] = {
+            "status": "short",
+            "act_balance": _act(balances.uact),
+            "akt_balance": _act(balances.uakt),
+            "deposit_act": _act(deposit_uact),
+            "shortfall_act": _act(missing),
+            "message": f"Your account holds {_act(balances.uact)} ACT; this deposit needs {_act(deposit_uact)} ACT.",
+        }
+        try:
+            proposal = propose_mint(
+                balances=balances, want_uact=missing, akt_usd=await self.backend.akt_usd(),
+                bme=await self.backend.bme_state(), fee_reserve_uakt=self._mint_fee_reserve_uakt(),
+            )
+        except NectoError as exc:
+            funding["mint_possible"] = False
+            funding["mint_error"] = exc.message
+            funding["next_step"] = exc.hint or "Add ACT to the account before deploying."
+        else:
+            funding["mint_possible"] = True
+            funding["mint_burn_akt"] = _act(proposal.burn_uakt)
+            funding["mint_expected_act"] = _act(proposal.expected_uact)
+            funding["next_step"] = (
+                f"Propose mint_act with for_plan_id={plan_id}: once the user approves that card and the ACT "
+                "arrives, deploy this plan."
+            )
+        return {"funding": funding}
+
+    async def create_mint_plan(
+        self, owner: str, *, act_amount: float | str | Decimal | None = None, for_plan_id: str | None = None
+    ) -> dict[str, Any]:
+        """A plan to mint ACT from the account's AKT: ``act_amount`` ACT, or what deploy plan ``for_plan_id``
+        is missing. The BME status is checked here and again right before signing."""
+        from tools.deploy.funding import DEFAULT_MIN_MINT_UACT, propose_mint, shortfall_uact
+        from tools.deploy.plan import mint_card
+
+        if (act_amount is None) == (for_plan_id is None):
+            raise InvalidRequest("Say how much ACT to mint (e.g. 'mint 20 ACT'), or mint for a deployment plan.",
+                                 hint="The chain mints at least 10 ACT at a time.")
+        account = self.backend_for(owner)  # the owner's connected wallet, else the local key
+        balances = await account.balances()
+        if for_plan_id is not None:
+            deploy_plan = self._verified_plan(for_plan_id, owner=owner)
+            if deploy_plan.kind != "deploy":
+                raise InvalidRequest("That plan is not a deployment plan, so there is no deposit to mint for.")
+            deposit = int(json.loads(deploy_plan.body_json)["deposit_uact"])
+            want = shortfall_uact(balances, deposit)
+            if want == 0:
+                raise InvalidRequest(
+                    f"Your account already holds {_act(balances.uact)} ACT, enough for this plan's "
+                    f"{_act(deposit)} ACT deposit; no mint is needed.",
+                    hint="Approve the deployment card to go ahead.",
+                )
+        else:
+            want = _uact_from_act(act_amount)
+            if want > self.settings.daily_cap_uact:
+                raise BudgetExceeded(
+                    f"Minting {_act(want)} ACT at once is more than your daily deposit cap of "
+                    f"{_act(self.settings.daily_cap_uact)} ACT, and ACT only pays deposits.",
+                    hint="Mint less, or raise NECTO_DAILY_CAP_UACT.",
+                )
+        proposal = propose_mint(
+            balances=balances, want_uact=want, akt_usd=await self.backend.akt_usd(),
+            bme=await self.backend.bme_state(), fee_reserve_uakt=self._mint_fee_reserve_uakt(),
+        )
+        tx_body = account.mint_act_body(burn_uakt=proposal.burn_uakt)
+        body = {
+            "kind": "mint",
+            "owner": owner,
+            "network": self.settings.network,
+            "chain_id": self.settings.effective_chain_id,
+            "owner_address": account.address,
+            "burn_uakt": proposal.burn_uakt,
+            "want_uact": proposal.want_uact,
+            "target_uact": proposal.target_uact,
+            "expected_uact": proposal.expected_uact,
+            "min_mint_uact": DEFAULT_MIN_MINT_UACT,
+            "akt_usd": str(proposal.akt_usd),
+            "usd_value": str(proposal.usd_value),
+            "margin": str(proposal.margin),
+            "fee_reserve_uakt": proposal.fee_reserve_uakt,
+            "act_balance_uact": balances.uact,
+            "for_plan_id": for_plan_id,
+            "fee_uakt_max": self.settings.max_fee_uakt,
+            "notes": list(proposal.notes),
+        }
+        digest = plan_hash(body, tx_body)
+        plan = Plan(id=new_id("plan"), owner=owner, kind="mint", plan_hash=digest, body_json=canonical_json(body),
+                    tx_body_b64=b64(tx_body), expires_at=datetime.now(UTC) + PLAN_TTL)
+        card = mint_card(body, account.describe(tx_body), plan.id, digest)  # refuses bytes != plan
+        self.ledger.add_plan(plan)
+        return {"status": "ok", "plan_id": plan.id, "plan_hash": digest, "for_plan_id": for_plan_id, "summary": card}
+
+    async def execute_mint_plan(self, plan_id: str, *, confirmed_hash: str, owner: str) -> dict[str, Any]:
+        """Sign an approved mint plan, then wait (bounded) until the minted ACT reaches the balance."""
+        from tools.deploy.funding import affordable_now, check_mints_allowed
+        from tools.deploy.plan import mint_card
+
+        plan = self._verified_plan(plan_id, owner=owner)
+        if plan.kind != "mint":
+            raise PolicyDenied("That plan is not a mint plan.")
+        if confirmed_hash != plan.plan_hash:
+            self.ledger.audit(owner=owner, action="mint ACT", plan_id=plan_id, plan_hash=confirmed_hash,
+                              result="refused: confirmed hash differs from the stored plan")
+            raise PolicyDenied("The approved card does not match this plan; nothing was signed.",
+                               hint="Ask again to get a fresh confirmation card.")
+        body = json.loads(plan.body_json)
+        if plan.status != "proposed":
+            return await self._mint_reported_again(plan, body)  # ADK may run a confirmed tool twice: never re-sign
+        if plan.expires_at and _aware(plan.expires_at) < datetime.now(UTC):
+            raise PolicyDenied("This mint plan has expired (the AKT price moves); nothing was signed.",
+                               hint="Ask again for a fresh plan.")
+        if body["chain_id"] not in self.settings.allowed_chain_ids:
+            raise PolicyDenied(f"Chain id {body['chain_id']!r} is not in the allow-list.")
+        account = self.backend_for(owner)
+        if account.address != body["owner_address"]:
+            raise PolicyDenied("This mint plan was built for another account than the one connected now; nothing "
+                               "was signed.", hint="Ask again for a fresh mint plan.")
+        tx_body = unb64(plan.tx_body_b64)
+        mint_card(body, account.describe(tx_body), plan.id, plan.plan_hash)  # the bytes still match the plan
+        # Marked before the first await: a second call for this plan reports instead of signing again.
+        self.ledger.update_plan(plan.id, status="executing")
+        self.ledger.audit(owner=owner, action="approve mint plan", plan_id=plan.id, plan_hash=plan.plan_hash,
+                          result="approved")
+        try:
+            check_mints_allowed(await self.backend.bme_state())  # the breaker may have tripped since the card
+            balances = await account.balances()
+            affordable_now(body["burn_uakt"], balances, body["fee_reserve_uakt"])
+        except NectoError as exc:
+            self.ledger.update_plan(plan.id, status="failed")
+            self.ledger.audit(owner=owner, action="mint ACT", plan_id=plan.id, plan_hash=plan.plan_hash,
+                              result=f"refused before signing: {exc.message}")
+            raise
+        signed: list[str] = []
+
+        def on_signed(tx_hash: str) -> None:
+            signed.append(tx_hash)
+            self.ledger.record_tx(owner=owner, kind="mint ACT", chain="akash", chain_id=body["chain_id"],
+                                  tx_hash=tx_hash, status="broadcast")
+            self._mint_progress(owner, f"Signed and broadcast the mint ({tx_hash[:12]}...).")
+
+        self.ledger.audit(owner=owner, action="mint ACT", plan_id=plan.id, plan_hash=plan.plan_hash, result="signing")
+        try:
+            included = await account.sign_and_send(tx_body, on_signed=on_signed)
+        except NectoError as exc:
+            self.ledger.update_plan(plan.id, status="failed")
+            if signed:
+                self.ledger.record_tx(owner=owner, kind="mint ACT", chain="akash", chain_id=body["chain_id"],
+                                      tx_hash=signed[-1], status="failed", error=exc.message[:300])
+            self.ledger.audit(owner=owner, action="mint ACT", plan_id=plan.id, plan_hash=plan.plan_hash,
+                              tx_hash=signed[-1] if signed else "", result=f"failed: {exc.message[:200]}")
+            if "halted" in getattr(exc, "raw_log", ""):
+                from tools.errors import BmeHalted
+
+                raise BmeHalted(
+                    "Minting ACT is paused on chain: the circuit breaker tripped after the card was approved, and "
+                    "the chain refused the mint. Your AKT was not burned (only the fee was spent).",
+                    hint="Mints resume once the collateral ratio recovers; ask again then.",
+                ) from None
+            raise
+        self.ledger.record_tx(owner=owner, kind="mint ACT", chain="akash", chain_id=body["chain_id"],
+                              tx_hash=included.tx_hash, status="included", height=included.height)
+        self.ledger.audit(owner=owner, action="mint ACT", plan_id=plan.id, plan_hash=plan.plan_hash,
+                          tx_hash=included.tx_hash, result=f"included at height {included.height}")
+        self._mint_progress(owner, f"Mint included at height {included.height}; waiting for the ACT to settle.")
+        balance, settled = await self._wait_for_mint(account, body["act_balance_uact"], body["min_mint_uact"])
+        minted = max(0, balance - body["act_balance_uact"]) if settled else 0
+        self.ledger.update_plan(plan.id, status="executed")
+        self.ledger.audit(owner=owner, action="mint ACT settled", plan_id=plan.id, plan_hash=plan.plan_hash,
+                          tx_hash=included.tx_hash,
+                          result=f"+{minted} uact" if settled else "not settled before the deadline")
+        if settled:
+            message = (f"Minted {_act(minted)} ACT by burning {_act(body['burn_uakt'])} AKT; "
+                       f"your balance is {_act(balance)} ACT.")
+        else:
+            message = (f"The mint was included at height {included.height}, but the ACT had not arrived after "
+                       f"{self.settings.tx_inclusion_timeout_s:g} s (the chain credits it when the epoch settles).")
+        self._mint_progress(owner, message)
+        result: dict[str, Any] = {
+            "status": "ok", "plan_id": plan.id, "tx_hash": included.tx_hash, "height": included.height,
+            "burned_akt": _act(body["burn_uakt"]), "minted_act": _act(minted), "act_balance": _act(balance),
+            "settled": settled, "message": message,
+        }
+        if body.get("for_plan_id"):
+            result["for_plan_id"] = body["for_plan_id"]
+            result["next_step"] = (f"Deploy plan {body['for_plan_id']} now: its card asks for approval."
+                                   if settled else "Check the balance in a minute, then deploy the plan.")
+        elif not settled:
+            result["next_step"] = "Ask for the balance in a minute."
+        return result
+
+    async def _wait_for_mint(self, account: ChainBackend, before_uact: int, min_mint_uact: int) -> tuple[int, bool]:
+        """(uact balance, settled): settled once it rose by at least the chain's minimum mint, which any
+        settled mint yields (smaller mints are refused on chain)."""
+        deadline = asyncio.get_running_loop().time() + self.settings.tx_inclusion_timeout_s
+        pause = max(0.05, float(await self.backend.block_time_s()) / 2)
+        while True:
+            balance = await account.uact_balance()
+            if balance - before_uact >= min_mint_uact:
+                return balance, True
+            if asyncio.get_running_loop().time() > deadline:
+                return balance, False
+            await asyncio.sleep(pause)
+
+    async def _mint_reported_again(self, plan: Plan, body: dict[str, Any]) -> dict[str, Any]:
+        included = [a for a in self.ledger.audit_entries(plan.owner)
+                    if a.plan_id == plan.id and a.action == "mint ACT" and a.tx_hash]
+        if plan.status == "failed" or not included:
+            raise PolicyDenied("This mint plan was already tried and did not complete; it is never signed twice.",
+                               hint="Check your ACT balance (a timed-out mint can still land), then ask for a "
+                               "fresh mint plan if you need one.")
+        balance = await self.backend_for(plan.owner).uact_balance()
+        return {"status": "ok", "plan_id": plan.id, "tx_hash": included[-1].tx_hash, "already_signed": True,
+                "act_balance": _act(balance), "settled": plan.status == "executed",
+                "message": f"This mint was already signed (tx {included[-1].tx_hash[:12]}...); it is never signed "
+                           f"twice. Your balance is {_act(balance)} ACT.",
+                **({"for_plan_id": body["for_plan_id"]} if body.get("for_plan_id") else {})}
+
+    def _mint_progress(self, owner: str, message: str) -> None:
+        self.events.publish(owner, {"kind": "progress", "job_id": "", "state": "mint", "message": message, "data": {}})
 
     # --- jobs, logs, status ------------------------------------------------------------------------
     def _job_result(self, job: Job) -> dict[str, Any]:
@@ -670,23 +942,25 @@ class NectoService:
     async def status(self, job_id: str | None, *, owner: str) -> dict[str, Any]:
         job = self.ledger.get_job(job_id, owner=owner)
         view = self.job_view(job)
+        view["payment_rail"] = self._payment_rail(job)
+        job_backend = self.backend_for_job(job)
         if job.state == "running" and job.provider_host:
             try:
-                readiness = await self.backend.lease_readiness(job.provider_host, job.dseq, job.gseq, job.oseq)
+                readiness = await job_backend.lease_readiness(job.provider_host, job.dseq, job.gseq, job.oseq)
                 if readiness is not None:
                     view["services"] = readiness.services
                     view["forwarded_ports"] = readiness.forwarded_ports
                     view["uris"] = readiness.uris or view["uris"]
             except NectoError as exc:
                 view["provider_note"] = exc.message
-            escrow_left = await self.backend.escrow_left_uact(job.dseq)
+            escrow_left = await job_backend.escrow_left_uact(job.dseq)
             if escrow_left is not None:
                 view["escrow_left_act"] = escrow_left / 1e6
                 price = Decimal(job.price_uact_per_block or 0)
                 if price > 0:
                     # When the escrow runs out depends on the chain's real pace (the sandbox's blocks are
                     # fast), not on the block time prices are converted with.
-                    pace = Decimal(await self.backend.block_time_s())
+                    pace = Decimal(await job_backend.block_time_s())
                     hours_left = Decimal(escrow_left) / price * pace / Decimal(3600)
                     view["escrow_hours_left"] = round(float(hours_left), 1)
                     wanted_hours = Decimal(str(json.loads(job.request_json or "{}").get("hours", 730)))
@@ -696,7 +970,7 @@ class NectoService:
                             f"Escrow runs out in about {hours_left:.0f} hours; the provider stops the deployment "
                             "then. Top it up or plan a redeploy."
                         )
-            chain_state = await self.backend.deployment_state(job.dseq)
+            chain_state = await job_backend.deployment_state(job.dseq)
             if chain_state != "active":
                 job = self.ledger.update_job(job.id, state="closed", closed_at=datetime.now(UTC),
                                              error="The deployment is no longer active on chain.")
@@ -718,11 +992,23 @@ class NectoService:
         job = self.ledger.get_job(job_id, owner=owner)
         if job.state not in ("running", "manifest_sent") or not job.provider_host:
             raise InvalidRequest(f"Job {job.id} is {job.state}; there are no logs to show.")
-        async for line in self.backend.logs(
+        async for line in self.backend_for_job(job).logs(
             job.provider_host, job.dseq, job.gseq, job.oseq, tail=tail, follow=follow,
             services=[service] if service else None,
         ):
             yield {"service": clean_text(line.get("service", ""), 64), "message": clean_text(line.get("message", ""), 2000)}
+
+    async def lease_events(self, job_id: str | None, *, owner: str, limit: int = 20) -> list[dict[str, str]]:
+        """The provider's Kubernetes events for a job's lease (read-only; [] when the job has no lease or the
+        backend cannot read them). For the chat's deployment card."""
+        job = self.ledger.get_job(job_id, owner=owner)
+        read = getattr(self.backend_for_job(job), "kube_events", None)
+        if read is None or job.state not in ("running", "manifest_sent") or not job.provider_host:
+            return []
+        found: list[dict[str, str]] = []
+        async for event in read(job.provider_host, job.dseq, job.gseq, job.oseq):
+            found.append({key: clean_text(str(value), 300) for key, value in dict(event).items()})
+        return found[-limit:]
 
     def secrets(self, job_id: str | None, *, owner: str) -> dict[str, str]:
         """The secrets Necto generated for a job (from the stored manifest). For the local CLI only: this is
@@ -798,8 +1084,7 @@ class NectoService:
                 continue
             plan = self.ledger.get_plan(job.plan_id, owner=job.owner)
             log.info("resuming job %s from %s", job.id, job.state)
-            done = await self._run_job(job, unb64(plan.tx_body_b64))
-            results.append(self._job_result(done))
+            results.append(await self._run_job_result(job, unb64(plan.tx_body_b64)))
         return results
 
     async def _reconcile_running(self) -> list[dict[str, Any]]:
@@ -1062,8 +1347,151 @@ class NectoService:
             return None
         return OfferFilters.model_validate(body["filters"]) if body.get("filters") else None
 
+    # --- browser wallets (tools.wallet; the chat wires them in ui/wallet.py) -----------------------------
+    def wallet_challenge(self, owner: str) -> dict[str, Any]:
+        """A single-use sign-in message for ``owner``'s wallet to sign (ADR-036), with its nonce and expiry."""
+        return self.signin.issue(owner)
+
+    async def connect_wallet(
+        self, owner: str, *, address: str, public_key: bytes, chain_id: str, wallet: str, is_ledger: bool,
+        nonce: str, signature: bytes,
+    ) -> dict[str, Any]:
+        """Verify the wallet's sign-in, remember the wallet as ``owner``'s signer on this chain and return its
+        address and balances. On the sandbox the new account is funded from the devnet faucet, as the local
+        key is. A Ledger account is remembered but refused for signing (``LedgerUnsupported``)."""
+        from tools.wallet.errors import LedgerUnsupported, WrongNetwork
+
+        expected = self.settings.effective_chain_id
+        if chain_id != expected:
+            raise WrongNetwork(f"Your wallet answered for chain {str(chain_id)[:40]!r}, but Necto is on {expected!r}.")
+        self.signin.verify(owner, nonce=nonce, address=address, public_key=public_key, signature=signature)
+        name = wallet if wallet in ("keplr", "leap") else "keplr"
+        row = self.ledger.save_wallet(owner=owner, address=address, public_key_hex=bytes(public_key).hex(),
+                                      chain_id=chain_id, wallet=name, is_ledger=bool(is_ledger))
+        self.ledger.audit(owner=owner, action="connect wallet", result=f"{name} {address}" + (" (Ledger)" if is_ledger else ""))
+        if row.is_ledger:
+            raise LedgerUnsupported()
+        self._wallet_backends.pop((owner, address), None)  # a re-connect may carry a new key
+        backend = self._wallet_backend(row)
+        if getattr(backend, "faucet", False):
+            try:
+                await backend.ensure_funds(need_uact=0)
+            except NectoError as exc:
+                log.warning("funding the wallet %s from the faucet failed: %s", address, exc.message)
+        return {"status": "ok", "address": address, "chain_id": chain_id, "wallet": name,
+                "balances": await self._wallet_balances(backend)}
+
+    async def wallet_status(self, owner: str) -> dict[str, Any]:
+        """``owner``'s current wallet on this chain (or ``connected: False``), with balances when it has one."""
+        row = self.ledger.current_wallet(owner, self.settings.effective_chain_id)
+        if row is None:
+            return {"status": "ok", "connected": False, "signs_with": self.backend.address}
+        result: dict[str, Any] = {
+            "status": "ok", "connected": True, "address": row.address, "wallet": row.wallet,
+            "chain_id": row.chain_id, "is_ledger": row.is_ledger, "signer_attached": owner in self._wallet_asks,
+        }
+        if not row.is_ledger:
+            result["balances"] = await self._wallet_balances(self._wallet_backend(row))
+        return result
+
+    def attach_wallet_signer(self, owner: str, ask: Any) -> None:
+        """Route ``owner``'s wallet signatures to ``ask`` (the open chat page); the last attached page wins."""
+        self._wallet_asks[owner] = ask
+        for (who, _address), backend in self._wallet_backends.items():
+            if who == owner:
+                backend.signer.ask = ask
+
+    def detach_wallet_signer(self, owner: str, ask: Any = None) -> None:
+        """The page closed: signing for ``owner`` then raises ``WalletUnavailable`` (the job waits, resumable).
+        With ``ask``, only that page's registration is removed (another tab may have taken over)."""
+        if ask is not None and self._wallet_asks.get(owner) is not ask:
+            return
+        self._wallet_asks.pop(owner, None)
+        for (who, _address), backend in self._wallet_backends.items():
+            if who == owner:
+                backend.signer.ask = None
+
+    def backend_for(self, owner: str) -> ChainBackend:
+        """The chain account ``owner`` signs new plans with: their connected wallet, else the local key."""
+        row = self.ledger.current_wallet(owner, self.settings.effective_chain_id)
+        if row is None or row.is_ledger:
+            return self.backend
+        return self._wallet_backend(row)
+
+    def backend_for_job(self, job: Job) -> ChainBackend:
+        """The chain account that owns ``job``'s deployment (a wallet's, or the local key's)."""
+        if not job.account or job.account == self.backend.address:
+            return self.backend
+        row = self.ledger.wallet_for_address(job.owner, job.chain_id, job.account)
+        return self.backend if row is None else self._wallet_backend(row)
+
+    def paused_jobs(self, owner: str) -> list[Job]:
+        """``owner``'s unfinished jobs that nothing is driving (e.g. waiting for the wallet), newest first."""
+        jobs = [j for j in self.ledger.open_jobs(owner=owner) if j.state in RESUMABLE_STATES and j.id not in self._running]
+        return sorted(jobs, key=lambda j: _aware(j.created_at), reverse=True)
+
+    async def resume_job(self, job_id: str | None, *, owner: str) -> dict[str, Any]:
+        """Continue an approved job that stopped (the wallet rejected, timed out or was not open): the plan the
+        user approved is re-checked against its hash and the machine goes on from the stored state; each
+        transaction is still signed in the wallet."""
+        job = self.ledger.get_job(job_id, owner=owner, open_only=job_id is None)
+        if job.id in self._running:
+            return self._job_result(await asyncio.shield(self._running[job.id]))
+        if job.state not in RESUMABLE_STATES:
+            raise InvalidRequest(f"Job {job.id} is {job.state}; there is nothing to resume.")
+        plan = self._verified_plan(job.plan_id, owner=owner)
+        if not self.ledger.claim_job(job.id, self.worker_id, lease_s=CLAIM_S):
+            return self._job_result(job)  # another Necto process is driving it
+        self.ledger.audit(owner=owner, action="resume job", plan_id=plan.id, plan_hash=plan.plan_hash,
+                          result=f"resumed from {job.state}")
+        result = await self._run_job_result(job, unb64(plan.tx_body_b64))
+        if not result.get("resumable") and plan.status == "executing":
+            self.ledger.update_plan(plan.id, status="executed")
+        return result
+
+    def _wallet_backend(self, row: Any) -> Any:
+        from tools.deploy.akash_backend import AkashBackend
+        from tools.wallet.browser_signer import BrowserWalletSigner
+        from tools.wallet.errors import WalletError
+
+        key = (row.owner, row.address)
+        backend = self._wallet_backends.get(key)
+        if backend is None:
+            if not isinstance(self.backend, AkashBackend):
+                raise WalletError("This Necto's chain backend cannot sign with a browser wallet.",
+                                  hint="Use the local key (the CLI), or run Necto against an Akash network.")
+            signer = BrowserWalletSigner(
+                row.address, bytes.fromhex(row.public_key_hex), row.chain_id, self._wallet_asks.get(row.owner),
+                allowed_chain_ids=self.settings.allowed_chain_ids, max_fee=self.settings.max_fee_uakt,
+                fee_denom=self.settings.fee_denom,
+            )
+            backend = AkashBackend(self.settings, rest_url=self.backend.rest_url, signer=signer,
+                                   transport=self.backend._transport, faucet=self.backend.faucet)
+            backend.provider_cache = self.backend.provider_cache  # provider records are public: share them
+            self._wallet_backends[key] = backend
+        return backend
+
+    @staticmethod
+    async def _wallet_balances(backend: Any) -> dict[str, str]:
+        try:
+            balances = await backend.balances()
+        except NectoError as exc:
+            return {"note": exc.message}
+        return {"act": f"{Decimal(balances.uact) / MICRO:f}", "akt": f"{Decimal(balances.uakt) / MICRO:f}"}
+
     def _provider_cache(self) -> dict[str, Any]:
         return getattr(self.backend, "provider_cache", {})
+
+    def _payment_rail(self, job: Job) -> str:
+        """Which rail paid for ``job``: "console" (Akash Console's managed wallet) when its approved plan was a
+        Console request, else "self" (a key Necto or the user's wallet holds)."""
+        from tools.console.backend import is_console_body
+
+        try:
+            plan = self.ledger.get_plan(job.plan_id, owner=job.owner)
+        except NectoError:
+            return "self"
+        return "console" if is_console_body(unb64(plan.tx_body_b64)) else "self"
 
     def close(self) -> None:
         if self.devnet is not None:
@@ -1101,6 +1529,31 @@ def redact_env(sdl_text: str) -> str:
 
 def _aware(value: datetime) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _act(uact: int) -> str:
+    from tools.deploy.funding import act
+
+    return act(uact)
+
+
+def _uact_from_act(amount: Any) -> int:
+    """A user's ACT amount ("20", 12.5) in uact, or a readable error."""
+    from decimal import ROUND_CEILING, InvalidOperation
+
+    try:
+        value = Decimal(str(amount).strip())
+    except (InvalidOperation, ValueError):
+        raise InvalidRequest(f"{amount!r} is not an amount of ACT.", hint="Say e.g. 'mint 20 ACT'.") from None
+    if not value.is_finite() or value <= 0:
+        raise InvalidRequest("A mint needs a positive amount of ACT.", hint="Say e.g. 'mint 20 ACT'.")
+    return int((value * MICRO).to_integral_value(rounding=ROUND_CEILING))
+
+
+def _refund_sentence(job: Job) -> str:
+    if job.refund_uact is None:
+        return f"Closed deployment {job.dseq}; nothing was on chain to refund."
+    return f"Closed deployment {job.dseq}. Refunded {_act(job.refund_uact)} ACT."
 
 
 def _relax_hint(request: ComputeRequest) -> str:

@@ -86,6 +86,13 @@ class NectoSettings(BaseSettings):
     reconcile_interval_s: float = 300.0  # compare the ledger with the chain this often (and at start-up)
     low_escrow_hours: float = 24.0  # warn when a running deployment's escrow lasts less than this
 
+    # --- console rail: who pays and signs ----------------------------------------------------------
+    # self: the local key signs and pays in ACT. console: the Akash Console managed wallet (x-api-key)
+    # signs and bills the Console account in USD (tools/console/); the URL is console_api_url above
+    # (the network preset's, or the sandbox devnet's), the key NECTO_CONSOLE_API_KEY (the sandbox has one).
+    payment_rail: Literal["self", "console"] = "self"
+    console_api_key: SecretStr | None = None
+
     # --- persistence and keys ----------------------------------------------------------------------
     data_dir: Path = Field(default_factory=_default_data_dir)
     database_url: str | None = None  # None: sqlite:///<data_dir>/necto.db
@@ -109,9 +116,11 @@ class NectoSettings(BaseSettings):
 
     # --- timeouts and waits ------------------------------------------------------------------------
     http_timeout_s: float = 10.0
-    # Akash providers serve self-signed certificates; verification stays on unless a deployment
-    # explicitly accepts that trade-off (certificate pinning via the on-chain cert comes later).
+    # Akash providers serve self-signed certificates: with verification on, a provider's certificate must be
+    # the one it published on chain (or chain to a public CA); False disables the check (not recommended).
     provider_tls_verify: bool = True
+    # Provider gateway auth: JWT, falling back to an on-chain mTLS client certificate (<key_dir>/mtls) on 401.
+    provider_auth: Literal["auto", "jwt", "mtls"] = "auto"
     tx_inclusion_timeout_s: float = 60.0
     bid_wait_blocks: int = 8  # how long to collect bids after the order opens
     bid_deadline_s: float = 120.0  # wall-clock bound on waiting for bids
@@ -129,6 +138,30 @@ class NectoSettings(BaseSettings):
     web_host: str = "127.0.0.1"
     web_port: int = 8000
     public_url: str = "http://127.0.0.1:8000"
+
+    # --- accounts: sign-in and chat history (README "Accounts") ----------------------------------------
+    # none: one local user ("local", like the CLI); password: users from auth_users and the users file;
+    # header: an authenticating reverse proxy names the user in auth_header.
+    auth: Literal["none", "password", "header"] = "none"
+    auth_users: SecretStr | None = None  # "name:pbkdf2_sha256$...", comma- or newline-separated
+    auth_users_file: Path | None = None  # None: <data_dir>/users (`necto user add` writes it, 0600)
+    auth_header: str = "X-Forwarded-User"
+    # Header mode: when set, a request must also carry X-Necto-Proxy-Secret with this value (only the proxy
+    # knows it), so a client that reaches the chat directly cannot name itself.
+    auth_proxy_secret: SecretStr | None = None
+    chat_history: bool = True  # persist chats (only when someone signs in: Chainlit keys threads by user)
+    chat_database_url: str | None = None  # None: sqlite+aiosqlite:///<data_dir>/chat.db
+
+    # --- bots: Slack and Discord (README "Slack and Discord"; security.md rule 6: bots are read-only) --------
+    # Chainlit switches them on from its own variables: SLACK_BOT_TOKEN + SLACK_SIGNING_SECRET (events at
+    # <public_url>/slack/events), DISCORD_BOT_TOKEN. For anything that signs, a bot replies with a hand-off
+    # link <public_url>/handoff/<token> (ui/handoff.py) that opens the plan in the web chat.
+    handoff_ttl_s: int = Field(default=600, ge=30, le=3600)  # a hand-off link works once, within this time
+    handoff_secret: SecretStr | None = None  # signs hand-off links; None: <data_dir>/handoff_secret (0600)
+    # With sign-in on (NECTO_AUTH), a link opens only for the web user its bot identity is linked to, as
+    # JSON: {"slack:T0123:U0456": "alice", "discord:81234": "bob"}. Without sign-in the link is the proof.
+    bot_links: dict[str, str] = Field(default_factory=dict)
+    bot_log_lines: int = Field(default=20, ge=1, le=100)  # log lines a bot shows (the last ones)
 
     # ------------------------------------------------------------------------------------------------
     @property
@@ -154,3 +187,11 @@ class NectoSettings(BaseSettings):
     @property
     def effective_key_dir(self) -> Path:
         return self.key_dir or self.data_dir / "keys"
+
+    @property
+    def effective_users_file(self) -> Path:
+        return self.auth_users_file or self.data_dir / "users"
+
+    @property
+    def effective_chat_database_url(self) -> str:
+        return self.chat_database_url or f"sqlite+aiosqlite:///{self.data_dir / 'chat.db'}"

@@ -188,7 +188,17 @@ def build_service(settings: NectoSettings):
         # A standalone `necto devnet` serves the console and lambda fakes beside the chain REST.
         console_url = console_url or rest_url
         lambda_url = lambda_url or f"{rest_url.rstrip('/')}/lambda"
-    backend = AkashBackend(settings, rest_url=rest_url, faucet=settings.network == "sandbox")
+    ledger = None
+    if settings.payment_rail == "console":
+        # --- console rail: the Console managed wallet signs and pays (tools/console/); its lease request
+        # sends the manifest the ledger keeps with the job, so backend and service share one ledger.
+        from tools.console.backend import build_console_backend
+        from tools.ledger import Ledger
+
+        ledger = Ledger(settings.effective_database_url)
+        backend = build_console_backend(settings, console_url=console_url, rest_url=rest_url, ledger=ledger)
+    else:
+        backend = AkashBackend(settings, rest_url=rest_url, faucet=settings.network == "sandbox")
     market_base = rest_url.rstrip("/") if settings.network == "sandbox" else None
     tokens = token_prices(settings, oracle=lambda: backend.akt_usd(), market_base=market_base)
     sources = price_sources(
@@ -198,7 +208,8 @@ def build_service(settings: NectoSettings):
     from tools.tracking import build_tracker
 
     tracker = build_tracker(settings, sandbox_base=market_base)
-    return NectoService(settings, backend=backend, sources=sources, devnet=devnet, tokens=tokens, tracker=tracker)
+    return NectoService(settings, backend=backend, sources=sources, devnet=devnet, tokens=tokens, tracker=tracker,
+                        ledger=ledger)
 
 
 def settle_heap() -> None:

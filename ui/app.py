@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
+import re
 import sys
 import time
 from collections.abc import Mapping
@@ -27,17 +28,24 @@ if _REPO_ROOT not in sys.path:
 
 import chainlit as cl  # noqa: E402
 
+import ui.accounts  # noqa: E402,F401 - sign-in and chat history, as settings say (NECTO_AUTH)
 from agent.conversation import PendingConfirmation, ToolCall, TurnResult, answer_confirmation, run_turn  # noqa: E402
-from ui import render  # noqa: E402
+from tools.errors import NectoError  # noqa: E402
+from ui import bots, elements, handoff, live, render  # noqa: E402  (bots, handoff: README "Slack and Discord")
+from ui import wallet as wallet_ui  # noqa: E402  (registers the wallet's action callback)
 from ui.chart import price_performance_svg  # noqa: E402
 
 log = logging.getLogger("necto.ui")
+handoff.install_route()  # GET /handoff/{token}: a bot's approval link opens the plan here
 
 APP_NAME = "necto"
 CONFIRM_TIMEOUT_S = 600  # an unanswered card expires; the plan is then declined, nothing is signed
 RUNNING_WAIT_S = 180.0  # after the deploy tool returns, how long the chat follows the job to "running"
 LOG_LINES = 30  # the chat shows the first lines, then stops so the turn ends
 LOG_SECONDS = 20.0
+LOG_TAIL = 50
+MAX_LIVE_STREAMS = 3  # log streams a chat keeps running; opening another stops the oldest
+MAX_LIVE_CARDS = 3  # deployment cards a chat keeps refreshing
 APPROVE, REJECT = "necto_approve", "necto_reject"
 ASKING_CLIENTS = {"webapp", "copilot"}
 APPROVED_LINE = "**Approved**: signing exactly the plan on the card."
@@ -133,12 +141,9 @@ async def show_finding(finding: Mapping[str, Any]) -> None:
 async def close_found(action: cl.Action) -> None:
     """The one-click close: the normal close flow (a code-built card, then Approve), never a direct signature."""
     job_id = str((action.payload or {}).get("job_id") or "")
-    if not job_id:
+    if not _JOB_ID.match(job_id):
         return
-    state = await _chat_state()
-    _, runner = await backend()
-    turn = await run_turn(runner, user_id=state.user_id, session_id=state.session_id, text=f"close job {job_id}")
-    await show_turn(state, turn)
+    await _close_flow(job_id)
 
 
 async def _watch_findings(service: Any, owner: str) -> None:
@@ -146,8 +151,11 @@ async def _watch_findings(service: Any, owner: str) -> None:
     try:
         while True:
             event = await queue.get()
-            if event.get("kind") == "reconcile":
-                await show_finding(event.get("finding") or {})
+            if isinstance(event, Mapping) and event.get("kind") == "reconcile":
+                try:
+                    await show_finding(event.get("finding") or {})
+                except Exception:  # one unreadable finding must not end the watch
+                    log.exception("showing a reconcile finding failed")
     finally:
         service.events.unsubscribe(owner, queue)
 
@@ -173,6 +181,8 @@ class ChatState:
 
 
 def _user_id() -> str:
+    if owner := bots.current_owner():  # a Slack/Discord user: slack:T…:U… / discord:<id>
+        return owner
     user = cl.user_session.get("user")
     identifier = getattr(user, "identifier", None)
     # Without auth every browser shares the local ledger, as the CLI does.
@@ -197,6 +207,20 @@ def _client_type() -> str:
         return "webapp"
 
 
+def _web() -> bool:
+    """The web chat renders custom elements; Slack, Discord and Teams get the Markdown text only."""
+    return _client_type() in ASKING_CLIENTS
+
+
+def _live_views() -> dict[str, Any]:
+    """This chat's live elements (log streams by id, deployment cards): stopped when the chat ends."""
+    views = cl.user_session.get("necto_live")
+    if views is None:
+        views = {"logs": {}, "cards": []}
+        cl.user_session.set("necto_live", views)
+    return views
+
+
 async def _say(content: str) -> None:
     await cl.Message(content=content, author="Necto").send()
 
@@ -214,6 +238,8 @@ async def starters(user: Any = None, language: Any = None) -> list[cl.Starter]:
 
 @cl.on_chat_start
 async def on_chat_start() -> None:
+    if bots.is_bot_chat():  # Chainlit starts a chat for every bot message: nothing to show there
+        return
     try:
         state = await _chat_state()
         service, _ = await backend()
@@ -230,51 +256,99 @@ async def on_chat_start() -> None:
                 "Check the server log, then reload this page.",
             )
         )
+        return
+    try:
+        await wallet_ui.on_chat_start(service, state.user_id)  # the optional Keplr/Leap card
+    except Exception:
+        log.exception("wallet card failed")
+    try:
+        await handoff.open_from_link(service, confirm_timeout_s=CONFIRM_TIMEOUT_S)  # opened from a bot's link
+    except Exception:
+        log.exception("hand-off link failed")
+        await _say(render.error_text("The approval link could not be opened.", "Ask the bot for a fresh link."))
 
 
 @cl.on_chat_end
 async def on_chat_end() -> None:
+    if _backend.get("service") is not None:
+        wallet_ui.on_chat_end(_backend["service"], _user_id())  # this page no longer signs
     watcher = cl.user_session.get("necto_findings")
     if watcher is not None:
         watcher.cancel()
+    views = cl.user_session.get("necto_live") or {}
+    for stream in list((views.get("logs") or {}).values()):
+        await stream.stop()
+    for card in views.get("cards") or []:
+        card.cancel()
 
 
 @cl.on_message
 async def on_message(message: cl.Message) -> None:
     try:
+        if bots.is_bot_chat():  # read-only replies; a hand-off link for anything that signs
+            await bots.answer(*await backend(), message.content)
+            return
         state = await _chat_state()
-        _, runner = await backend()
+        service, runner = await backend()
+        if await wallet_ui.handle_message(service, state.user_id, message.content):
+            return  # "resume": a job that waited for the wallet continues
         turn = await run_turn(
             runner, user_id=state.user_id, session_id=state.session_id, text=message.content
         )
         await show_turn(state, turn)
-    except Exception:
+    except Exception as exc:
         log.exception("turn failed")
-        await _say(render.error_text("That request failed on Necto's side.", "Try again, or rephrase it."))
+        await _say(failure_text(exc))
+
+
+def failure_text(exc: BaseException, next_step: str = "Try again, or rephrase it.") -> str:
+    """What the chat says when a turn raised: a sentence with a next step, never the exception's text."""
+    if isinstance(exc, ApprovedActionFailed):
+        return render.error_text(
+            "The approved action did not finish cleanly.",
+            "Ask “status” to see where the deployment stands; anything left open can be closed from there.",
+            nothing_spent=False,
+        )
+    if isinstance(exc, NectoError):  # its message and hint are written for users (tools/errors.py)
+        return render.error_text(
+            render.safe_text(exc.message, 200), render.safe_text(exc.hint, 200) or next_step
+        )
+    return render.error_text("That request failed on Necto's side.", next_step)
 
 
 # ------------------------------------------------------------------------------- rendering a turn
 async def show_turn(state: ChatState, turn: TurnResult, depth: int = 0) -> None:
     for call in turn.tool_calls:
         await _tool_step(call)
-        if call.name == "list_providers" and (call.result or {}).get("status") == "ok":
+        ok = (call.result or {}).get("status") == "ok"
+        if call.name == "list_providers" and ok:
             await _show_comparison(state, call.result or {})
     if turn.text:
         await cl.Message(content=turn.text, author="Necto").send()
+    # After the model's words: the views code builds from the service (the model cannot change them).
+    for call in turn.tool_calls:
+        result = call.result or {}
+        if result.get("status") != "ok":
+            continue
+        if call.name == "deployment_status":
+            job = result.get("job") if isinstance(result.get("job"), Mapping) else {}
+            await show_deployment_card(state, str(job.get("job_id") or ""))
+        elif call.name == "tail_logs" and _web():
+            await show_log_lines(state, result)
     if turn.confirmation is not None and depth < 3:
         await confirm(state, turn, depth)
 
 
 async def _show_comparison(state: ChatState, result: dict[str, Any]) -> None:
     """The comparison table, and under it the price-versus-performance chart of every ranked offer."""
-    elements: list[Any] = []
+    attached: list[Any] = []
     try:
         service, _ = await backend()
         offers = service.last_quote_offers(state.user_id) or list(result.get("offers") or [])
         recommended = (result.get("recommendation") or {}).get("offer_id")
         svg = price_performance_svg(offers, recommended=recommended)
         if svg is not None:
-            elements.append(
+            attached.append(
                 cl.Image(
                     name="price-vs-performance.svg", content=svg.encode(), mime="image/svg+xml", display="inline",
                     size="large",
@@ -282,7 +356,15 @@ async def _show_comparison(state: ChatState, result: dict[str, Any]) -> None:
             )
     except Exception:  # the chart is a bonus; the table must still show
         log.exception("price/performance chart failed")
-    await cl.Message(content=render.offers_table(result), author="Necto", elements=elements).send()
+    if _web() and result.get("offers"):
+        try:
+            # The sortable table; the Markdown table stays as the message text (Slack, Discord, fallback).
+            attached.insert(0, cl.CustomElement(
+                name=elements.OFFER_TABLE, props=elements.offer_table_props(result), display="inline"
+            ))
+        except Exception:
+            log.exception("offer table element failed")
+    await live.send_message(cl.Message(content=render.offers_table(result), author="Necto", elements=attached))
 
 
 async def _tool_step(call: ToolCall) -> None:
@@ -334,12 +416,15 @@ async def confirm(state: ChatState, turn: TurnResult, depth: int) -> None:
         )
         return
 
-    await cl.Message(content=render.confirmation_card(card), author="Necto").send()
     if _client_type() not in ASKING_CLIENTS:
-        # Slack, Discord and Teams cannot show a trustworthy card or ask (security.md rule 6).
+        # Slack, Discord and Teams cannot show a trustworthy card or ask (security.md rule 6): a hand-off link.
         await _answer(state, pending, approved=False, payload=payload, depth=depth)
-        await _say("Approving needs the web chat (`necto serve`); nothing was signed here.")
+        if bots.is_bot_chat():
+            await bots.hand_off((await backend())[0], state.user_id, payload["plan_id"])
+        else:
+            await _say("Approving needs the web chat (`necto serve`); nothing was signed here.")
         return
+    await cl.Message(content=render.confirmation_card(card), author="Necto").send()
     action = str(card.get("action") or "this action")
     answer = await cl.AskActionMessage(
         content=f"Approve **{render.safe_text(action, 40)}**? Approving signs and broadcasts exactly the card above.",
@@ -387,7 +472,11 @@ async def _answer(
     tracker = ProgressTracker(service, state.user_id)
     await tracker.start()
     try:
-        turn = await tracker.follow(call)
+        try:
+            turn = await tracker.follow(call)
+        except Exception as exc:
+            # Past Approve a transaction may have gone out: the chat must not say "nothing was signed".
+            raise ApprovedActionFailed() from exc
         outcome = _executed_result(turn, (pending.original_call or {}).get("name"))
         job_id = (outcome or {}).get("job_id")
         if (
@@ -408,7 +497,11 @@ async def _answer(
     if final_state == "running" or (uris and final_state not in {"failed", "closed"}):
         links = ", ".join(render.uri_link(u) for u in uris[:4]) or "no public URI (internal service)"
         await _say(f"**Live:** {links}")
-        await stream_logs(state, str(job_id))
+        if _web():
+            await show_deployment_card(state, str(job_id))
+            await start_log_stream(state, str(job_id))
+        else:
+            await stream_logs(state, str(job_id))
     elif final_state == "failed":
         await _say(
             render.error_text("The deployment did not start.", "Ask Necto for its status or to close it.")
@@ -418,11 +511,15 @@ async def _answer(
 
 
 def _executed_result(turn: TurnResult, tool_name: str | None) -> dict[str, Any] | None:
-    names = {tool_name} if tool_name else {"deploy", "close_deployment"}
+    names = {tool_name} if tool_name else {"deploy", "close_deployment", "mint_act"}
     for call in reversed(turn.tool_calls):
         if call.name in names and call.result is not None:
             return call.result
     return None
+
+
+class ApprovedActionFailed(Exception):
+    """The approved tool call raised (not a tool error result): the chat says so without promising a refund."""
 
 
 class ProgressTracker:
@@ -436,6 +533,8 @@ class ProgressTracker:
         self._lines: list[tuple[str, str]] = [("approved", APPROVED_LINE)]  # (collapse key, line)
         self._states: dict[str, str] = {}
         self._uris: dict[str, list[str]] = {}
+        # The web chat also gets the bid window as a live countdown (the text lines stay, for every client).
+        self._bids = live.BidCountdownView(service, owner) if _web() else None
 
     async def start(self) -> None:
         events = getattr(self._service, "events", None)
@@ -443,6 +542,8 @@ class ProgressTracker:
             self._queue = events.subscribe(self._owner)
         self._message = cl.Message(content=f"**Deploy progress**\n\n- {APPROVED_LINE}", author="Necto")
         await self._message.send()
+        if self._bids is not None:
+            await self._bids.start(self._message.id)
 
     def stop(self) -> None:
         events = getattr(self._service, "events", None)
@@ -485,9 +586,13 @@ class ProgressTracker:
             )
             while True:
                 changed |= self._take(event, job_id)
+                if self._bids is not None:
+                    await self._bids.take(event)
                 event = self._queue.get_nowait()
         except (TimeoutError, asyncio.QueueEmpty):
             pass
+        if self._bids is not None:
+            await self._bids.flush()
         if changed and self._message is not None:
             body = "\n".join(f"- {line}" for _, line in self._lines[-40:])
             self._message.content = f"**Deploy progress**\n\n{body}"
@@ -515,6 +620,117 @@ class ProgressTracker:
         elif self._lines[-1][1] != line:
             self._lines.append((key, line))
         return True
+
+
+# ------------------------------------------------------------------------------- live elements
+_JOB_ID = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+
+
+async def show_deployment_card(state: ChatState, job_id: str) -> None:
+    """The deployment card (web: the live element; other clients: its Markdown), refreshed while open."""
+    if not job_id:
+        return
+    try:
+        service, _ = await backend()
+        card = live.DeploymentCardView(service, state.user_id, job_id)
+        if not await card.show(web=_web()):
+            await _say(render.error_text("Necto could not read that deployment's status.",
+                                         "Ask “status” again in a moment."))
+            return
+        if card.watch() is not None:
+            cards = _live_views()["cards"]
+            cards.append(card)
+            for old in cards[:-MAX_LIVE_CARDS]:  # bounded: the oldest cards stop refreshing
+                old.cancel()
+            del cards[:-MAX_LIVE_CARDS]
+    except NectoError as exc:
+        await _say(failure_text(exc, "Ask “list my jobs” to see what Necto knows."))
+    except Exception:
+        log.exception("deployment card failed")
+        await _say(render.error_text("The deployment card could not be loaded.", "Ask “status” again in a moment."))
+
+
+async def start_log_stream(state: ChatState, job_id: str) -> None:
+    """A following log stream element (web chat); Stop, Follow and the service filter come back as actions."""
+    try:
+        service, _ = await backend()
+        stream = live.LogStreamView(service, state.user_id, job_id)
+        streams = _live_views()["logs"]
+        for old_id in list(streams)[: max(0, len(streams) - MAX_LIVE_STREAMS + 1)]:
+            await streams.pop(old_id).stop("Stopped: a newer log view is open below.")
+        streams[stream.id] = stream
+        await stream.show()
+        await stream.follow(tail=LOG_TAIL)
+    except Exception:
+        log.exception("log stream failed to start")
+        await _say(render.error_text("The logs could not be streamed.", "Ask “show logs” to try again."))
+
+
+async def show_log_lines(state: ChatState, result: Mapping[str, Any]) -> None:
+    """A ``tail_logs`` answer as a (stopped) log stream element: Follow continues from there."""
+    job_id = str(result.get("job_id") or "")
+    if not job_id:
+        return
+    try:
+        service, _ = await backend()
+        stream = live.LogStreamView(service, state.user_id, job_id)
+        _live_views()["logs"][stream.id] = stream
+        lines = [line for line in result.get("lines") or [] if isinstance(line, Mapping)]
+        await stream.show(lines=lines, note=f"Last {len(lines)} lines. Press Follow for new ones.")
+    except Exception:
+        log.exception("log view failed")
+
+
+@cl.action_callback(elements.LOG_ACTION)
+async def log_stream_action(action: cl.Action) -> None:
+    """Follow, Stop or a service filter from a log stream element: controls the stream task, nothing else."""
+    payload = action.payload or {}
+    stream = (_live_views()["logs"]).get(str(payload.get("stream_id") or ""))
+    if stream is None:
+        await _say("That log view has ended; ask “show logs” for a new one.")
+        return
+    op = str(payload.get("op") or "")
+    try:
+        if op == "stop":
+            await stream.stop()
+        elif op == "follow":
+            await stream.follow(tail=0)
+        elif op == "filter":
+            await stream.set_filter(str(payload.get("service") or "") or None)
+    except Exception:
+        log.exception("log stream action %s failed", op)
+        await _say(render.error_text("The log view could not do that.", "Ask “show logs” for a new one."))
+
+
+@cl.action_callback(elements.CLOSE_JOB_ACTION)
+async def close_job_action(action: cl.Action) -> None:
+    """Close from a deployment card: the normal close flow, run after the click returns (it waits for Approve)."""
+    job_id = str((action.payload or {}).get("job_id") or "")
+    if not _JOB_ID.match(job_id):
+        await _say(render.error_text("That close request did not name a deployment.", "Ask “close job <id>”."))
+        return
+    _background.append(asyncio.ensure_future(_close_flow(job_id, as_task=True)))
+
+
+async def _close_flow(job_id: str, *, as_task: bool = False) -> None:
+    """``close job <id>`` as a user turn: the agent proposes, code builds the card, only Approve signs.
+
+    ``as_task``: run outside a Chainlit handler (after the card's click returned), so this flow marks the
+    chat busy itself; Chainlit's ask re-marks it busy after the answer, and only an explicit end clears it.
+    """
+    if as_task:
+        await cl.context.emitter.task_start()
+    try:
+        state = await _chat_state()
+        _, runner = await backend()
+        turn = await run_turn(runner, user_id=state.user_id, session_id=state.session_id, text=f"close job {job_id}")
+        await show_turn(state, turn)
+    except Exception as exc:
+        log.exception("close flow failed")
+        await _say(failure_text(exc, "Ask “close job” in the chat to try again."))
+    finally:
+        if as_task:
+            await cl.context.emitter.task_end()
 
 
 async def stream_logs(state: ChatState, job_id: str) -> None:

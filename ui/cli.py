@@ -12,6 +12,7 @@
     necto record [JOB] [--note TEXT]             ledger; tracked jobs also in the ComputeRouter contract
     necto verify JOB [--json]                   replay the routing decision, check hashes and the chain
     necto sdl compile FILE... --json | necto sdl validate FILE...
+    necto user add NAME [--password-stdin] | necto user remove NAME | necto user list
 
 Errors print one sentence (and a hint) on stderr and exit 1; never a traceback.
 """
@@ -36,6 +37,8 @@ from tools.errors import NectoError
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Necto: the cheapest compute, deployed with a signature you can trust.")
 sdl_app = typer.Typer(help="SDL tools.")
 app.add_typer(sdl_app, name="sdl")
+user_app = typer.Typer(help="Web chat users (NECTO_AUTH=password).", no_args_is_help=True)
+app.add_typer(user_app, name="user")
 
 OWNER = "local"  # the CLI user; the web chat has per-user owners
 log = logging.getLogger("necto.cli")
@@ -104,22 +107,28 @@ def serve(port: int = typer.Option(8000, help="Port for the web chat."),
     """Start the web chat (Chainlit) on the configured network (sandbox by default)."""
     import ipaddress
 
-    from ui.serve import chainlit_command, repo_root
+    from tools.settings import NectoSettings
+    from ui.serve import chainlit_command, chainlit_env, repo_root
+    from ui.users import configured_users
 
     try:
         loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
     except ValueError:
         loopback = False
-    if not loopback:
-        # The chat has no sign-in yet, and an Approve click spends from this machine's key.
+    settings = NectoSettings()
+    if settings.auth == "password" and not configured_users(settings):
+        _fail("NECTO_AUTH=password, but nobody can sign in yet", "add a user with `necto user add NAME`")
+    signs_in = settings.auth == "password" or (settings.auth == "header" and settings.auth_proxy_secret)
+    if not loopback and not signs_in:
+        # Without sign-in (or with a user header anyone could send), an Approve click from anywhere spends
+        # from this machine's key.
         _fail(
-            f"refusing to serve on {host}: the web chat has no sign-in yet, so anyone who can reach it could "
-            "approve deployments paid from this machine's key",
-            "serve on 127.0.0.1 and use an SSH tunnel or an authenticating proxy",
+            f"refusing to serve on {host} with no sign-in: anyone who can reach it could approve deployments "
+            "paid from this machine's key",
+            "set NECTO_AUTH=password (see `necto user add`), or NECTO_AUTH=header with NECTO_AUTH_PROXY_SECRET "
+            "behind your proxy; or serve on 127.0.0.1 and use an SSH tunnel",
         )
-    env = dict(os.environ)
-    env.setdefault("CHAINLIT_APP_ROOT", str(repo_root()))
-    env.setdefault("ADK_DISABLE_LOAD_DOTENV", "1")
+    env = chainlit_env()
     typer.echo(f"Necto web chat on http://{host}:{port} (network: {env.get('NECTO_NETWORK', 'sandbox')})", err=True)
     os.chdir(repo_root())
     os.execvpe(chainlit_command(port, host)[0], chainlit_command(port, host), env)
@@ -334,7 +343,8 @@ def status(job: str = typer.Argument(None), as_json: bool = typer.Option(False, 
         _print_json(result["job"])
         return
     j = result["job"]
-    typer.echo(f"{j['job_id']}: {j['state']} on {j['provider'] or '-'} (dseq {j['dseq']}) {' '.join(j['uris'])}")
+    rail = f" [paid via {j['payment_rail']}]" if j.get("payment_rail") == "console" else ""
+    typer.echo(f"{j['job_id']}: {j['state']} on {j['provider'] or '-'} (dseq {j['dseq']}){rail} {' '.join(j['uris'])}")
     for event in j.get("events", []):
         typer.echo(f"  {event['at'][:19]}  {event['state']:<13} {event['message']}")
 
@@ -360,7 +370,7 @@ def close(job: str = typer.Argument(...), confirm: bool = typer.Option(False, "-
     if as_json:
         _print_json(result)
     else:
-        typer.echo(f"{result['job_id']}: {result['state']}; refunded {result['refund_usd']:.6f} ACT")
+        typer.echo(f"{result['job_id']}: {result['state']}. Refunded {result.get('refund_act', result['refund_usd'])} ACT.")
 
 
 @app.command("secrets")
@@ -427,6 +437,69 @@ def sdl_validate(files: list[str] = typer.Argument(...)) -> None:
                    f"max {format(cap.normalize(), 'f')} {'/'.join(denoms)} per block; manifest hash {compiled.manifest_hash.hex()[:16]}...")
     if failed:
         raise typer.Exit(1)
+
+
+# --- user ------------------------------------------------------------------------------------------------
+@user_app.command("add")
+@friendly
+def user_add(name: str = typer.Argument(..., help="The sign-in name (it becomes the owner of the user's jobs)."),
+             password_stdin: bool = typer.Option(False, "--password-stdin",
+                                                 help="Read the password from the first line of stdin."),
+             replace: bool = typer.Option(False, "--replace", help="Set a new password for an existing user.")) -> None:
+    """Add a web chat user: stores a PBKDF2 hash (never the password) in the users file, mode 0600."""
+    from tools.settings import NectoSettings
+    from ui.users import check_name, hash_password, read_users_file, write_users_file
+
+    settings = NectoSettings()
+    path = settings.effective_users_file
+    check_name(name)
+    users = read_users_file(path)
+    if name in users and not replace:
+        _fail(f"{name} already has a password in {path}", "add --replace to set a new one")
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = typer.prompt(f"Password for {name}", hide_input=True, confirmation_prompt=True)
+    if len(password) < 12:
+        _fail("the password is shorter than 12 characters", "choose a longer one (a passphrase works well)")
+    users[name] = hash_password(password)
+    del password
+    write_users_file(path, users)
+    typer.echo(f"{name} can sign in (users file: {path}).", err=True)
+    if settings.auth != "password":
+        typer.echo("note: sign-in is off; start the chat with NECTO_AUTH=password to use it.", err=True)
+
+
+@user_app.command("remove")
+@friendly
+def user_remove(name: str = typer.Argument(...)) -> None:
+    """Remove a web chat user and sign everyone out at the next start (a fresh session secret)."""
+    from tools.settings import NectoSettings
+    from ui.serve import AUTH_SECRET_FILE
+    from ui.users import read_users_file, write_users_file
+
+    settings = NectoSettings()
+    path = settings.effective_users_file
+    users = read_users_file(path)
+    if name not in users:
+        _fail(f"{name} is not in {path}", "see `necto user list`")
+    del users[name]
+    write_users_file(path, users)
+    # Chainlit's session tokens stay valid until they expire; a new secret ends them all.
+    (settings.data_dir / AUTH_SECRET_FILE).unlink(missing_ok=True)
+    typer.echo(f"{name} removed. Restart the chat to sign out their open sessions "
+               "(unless CHAINLIT_AUTH_SECRET is set in the environment: change it).", err=True)
+
+
+@user_app.command("list")
+@friendly
+def user_list() -> None:
+    """The names in the users file (and NECTO_AUTH_USERS)."""
+    from tools.settings import NectoSettings
+    from ui.users import configured_users
+
+    for name in sorted(configured_users(NectoSettings())):
+        typer.echo(name)
 
 
 def main() -> None:

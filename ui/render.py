@@ -26,18 +26,29 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u
 _MARKUP = re.compile(r"([\\`*_{}\[\]()<>#+!|~>])")
 _SAFE_URI = re.compile(r"^https?://[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?(/[A-Za-z0-9._~/%-]*)?$")
 _BARE_HOST = re.compile(r"^[A-Za-z0-9.-]{1,253}(:[0-9]{1,5})?$")
+# Terminal colour codes and other ANSI sequences containers print; the ESC alone would be stripped anyway,
+# but the "[31m" after it would stay as noise.
+_ANSI = re.compile(r"\x1b(?:\[[0-?]*[ -/]*[@-~]|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[@-Z\\-_])")
+# HTML-ish tags: element props are React text (inert), but a copied line should not carry markup either.
+_TAG = re.compile(r"</?[A-Za-z!?][^<>]{0,200}>")
 
 __all__ = [
     "confirmation_card",
+    "deployment_heading",
+    "deployment_summary",
     "error_text",
     "logs_block",
     "offers_table",
+    "plain_text",
     "progress_line",
+    "provider_label",
     "recommendation_sentence",
     "safe_text",
     "tool_input",
     "tool_summary",
     "uri_link",
+    "safe_href",
+    "usd_text",
 ]
 
 
@@ -51,6 +62,21 @@ def safe_text(value: Any, limit: int = 80) -> str:
     if len(text) > limit:
         text = text[: max(1, limit - 1)].rstrip() + "…"
     return _MARKUP.sub(r"\\\1", text)
+
+
+def plain_text(value: Any, limit: int = 80) -> str:
+    """One line of untrusted text for a custom element's props: no controls, no ANSI codes, no tags.
+
+    Props are rendered by React as text nodes (never as HTML or Markdown), so Markdown characters are inert
+    there and stay as written; everything else follows ``safe_text``.
+    """
+    if value is None:
+        return ""
+    text = _TAG.sub("", _ANSI.sub("", str(value)))
+    text = " ".join(_CONTROL.sub("", text).split())
+    if len(text) > limit:
+        text = text[: max(1, limit - 1)].rstrip() + "…"
+    return text
 
 
 def _code(value: Any, limit: int = 120) -> str:
@@ -84,6 +110,11 @@ def _usd(value: Any, *, per: str = "") -> str:
     else:
         text = f"{number:,.2f}"
     return f"${text}{per}"
+
+
+def usd_text(value: Any, per: str = "") -> str:
+    """USD as the table and the card write it (``$0.0123/h``, ``$1,234.50``); ``—`` when unknown."""
+    return _usd(value, per=per)
 
 
 def _plain_number(value: Any, digits: int = 2) -> str:
@@ -255,6 +286,15 @@ _CARD_KNOWN = {
     "funded_hours",
     "refund_estimate_act",
     "notes",
+    # mint ACT cards
+    "burn_uakt",
+    "burn_akt",
+    "burn_usd",
+    "akt_usd",
+    "expected_uact",
+    "expected_act",
+    "min_act",
+    "for_plan_id",
 }
 
 
@@ -293,15 +333,30 @@ def confirmation_card(card: Mapping[str, Any]) -> str:
     row("Network", f"{network or '—'} (chain id {_code(chain_id, 40)})")
     if "owner" in card:
         row("Owner", _code(card.get("owner"), 80))
-    row("Deployment (dseq)", _code(card.get("dseq"), 30))
+    if "dseq" in card:
+        row("Deployment (dseq)", _code(card.get("dseq"), 30))
     if card.get("job_id"):
         row("Job", _code(card.get("job_id"), 40))
     if card.get("workload"):
         row("Workload", safe_text(card.get("workload"), 40))
-    provider = safe_text(card.get("provider"), 60) or "best bid"
-    if card.get("provider_rule"):
-        provider += f" ({safe_text(card.get('provider_rule'), 100)})"
-    row("Provider", provider)
+    if "dseq" in card:
+        provider = safe_text(card.get("provider"), 60) or "best bid"
+        if card.get("provider_rule"):
+            provider += f" ({safe_text(card.get('provider_rule'), 100)})"
+        row("Provider", provider)
+    if "burn_uakt" in card:
+        row(
+            "Burns",
+            f"{_micro(card.get('burn_uakt'), 'AKT', UAKT_PER_AKT)} ≈ {_usd(card.get('burn_usd'))} "
+            f"at {_usd(card.get('akt_usd'))} per AKT (chain oracle)",
+        )
+        row(
+            "Mints (expected)",
+            f"{_micro(card.get('expected_uact'), 'ACT', UACT_PER_ACT)}, at least {_plain_number(card.get('min_act'), 6)}"
+            " ACT, credited when the chain settles the mint a few blocks later",
+        )
+        if card.get("for_plan_id"):
+            row("For deployment plan", _code(card.get("for_plan_id"), 40))
     if "deposit_uact" in card or "deposit_usd" in card:
         row(
             "Deposit (escrow)",
@@ -374,14 +429,28 @@ def confirmation_card(card: Mapping[str, Any]) -> str:
 
 
 # ---------------------------------------------------------------------------------- progress
-def uri_link(uri: Any) -> str:
-    """A provider URI as a clickable link only when it is a plain http(s) host; otherwise as code."""
+def safe_href(uri: Any) -> str | None:
+    """A provider URI as an http(s) link target when it is a plain host (and path); None otherwise."""
     text = _CONTROL.sub("", str(uri or "")).strip()
     if _BARE_HOST.match(text):
         text = f"http://{text}"
-    if _SAFE_URI.match(text):
-        return f"[{text}]({text})"
-    return _code(text, 120)
+    return text if _SAFE_URI.match(text) else None
+
+
+def uri_link(uri: Any) -> str:
+    """A provider URI as a clickable link only when it is a plain http(s) host; otherwise as code."""
+    href = safe_href(uri)
+    if href is not None:
+        return f"[{href}]({href})"
+    return _code(_CONTROL.sub("", str(uri or "")).strip(), 120)
+
+
+def provider_label(value: Any) -> str:
+    """A provider name, or its bech32 address shortened (``akash1abcd…wxyz``), as plain text."""
+    text = plain_text(value, 200)
+    if text.startswith("akash1") and len(text) > 20 and text.isalnum():
+        return f"{text[:10]}…{text[-4:]}"
+    return plain_text(text, 40)
 
 
 def _provider_label(value: Any) -> str:
@@ -447,6 +516,35 @@ def progress_line(event: Mapping[str, Any]) -> str | None:
     return f"**{safe_text(state, 30)}**: {message}" if (state or message) else None
 
 
+def deployment_heading(card: Mapping[str, Any]) -> str:
+    """One line over the web's deployment card element (the element carries the figures)."""
+    return (
+        f"**Deployment {safe_text(card.get('dseq'), 30)}** (job {_code(card.get('job_id'), 40)}):"
+        f" {safe_text(card.get('state'), 20)}, kept up to date below."
+    )
+
+
+def deployment_summary(card: Mapping[str, Any]) -> str:
+    """The deployment card as Markdown (the text under the web element, and all Slack/Discord get).
+
+    ``card`` is ``ui.elements.deployment_card_props`` output: figures from the service, never the model.
+    """
+    uris = [uri_link(u.get("href") or u.get("text")) for u in card.get("uris") or [] if isinstance(u, Mapping)]
+    lines = [
+        f"**Deployment {safe_text(card.get('dseq'), 30)}**: {safe_text(card.get('state'), 20)}"
+        f" on {safe_text(card.get('provider'), 40) or 'no provider yet'}"
+        f" (job {_code(card.get('job_id'), 40)}).",
+        f"Price {safe_text(card.get('price_text'), 30)}; cost so far {safe_text(card.get('cost_text'), 30)};"
+        f" escrow left {safe_text(card.get('escrow_text'), 30)} ({safe_text(card.get('escrow_hours_text'), 30)}).",
+    ]
+    if uris:
+        lines.append("URIs: " + ", ".join(uris[:4]))
+    for key in ("warning", "error"):
+        if card.get(key):
+            lines.append(f"_{safe_text(card.get(key), 200)}_")
+    return "\n\n".join(lines)
+
+
 # ---------------------------------------------------------------------------------- logs
 def logs_block(lines: Iterable[Mapping[str, Any]], *, limit: int = 200) -> str:
     """Log lines (untrusted) in one fenced code block that no line can break out of."""
@@ -510,9 +608,13 @@ def tool_summary(name: str, result: Mapping[str, Any] | None) -> str:
         uris = job.get("uris") or []
         if uris:
             parts.append("at " + ", ".join(uri_link(u) for u in list(uris)[:3]))
-        if job.get("refund_usd") is not None:
+        if job.get("refund_act") is not None:
+            parts.append(f"refunded {_plain_number(job.get('refund_act'), 6)} ACT")
+        elif job.get("refund_usd") is not None:
             parts.append(f"refund ≈ {_usd(job.get('refund_usd'))}")
         return "; ".join(parts) + "."
+    if name == "mint_act":
+        return safe_text(result.get("message"), 200) or "Minted."
     if name == "normalize_price":
         return (
             f"{_usd(result.get('usd_per_hour'), per='/hour')} = {_usd(result.get('usd_per_month'), per='/month')}"
@@ -527,6 +629,11 @@ def tool_summary(name: str, result: Mapping[str, Any] | None) -> str:
     return f"Status: {safe_text(status, 30) or 'done'}."
 
 
-def error_text(what: str, next_step: str = "Try again in a moment.") -> str:
-    """A sentence for the chat when something failed; never a raw exception or traceback."""
-    return f"**Sorry.** {what} Nothing was signed or spent. {next_step}"
+def error_text(what: str, next_step: str = "Try again in a moment.", *, nothing_spent: bool = True) -> str:
+    """A sentence for the chat when something failed; never a raw exception or traceback.
+
+    ``nothing_spent=False`` after an approval, when a transaction may have gone out: the sentence then
+    does not promise that nothing was signed.
+    """
+    spent = " Nothing was signed or spent." if nothing_spent else ""
+    return f"**Sorry.** {what}{spent} {next_step}"

@@ -25,7 +25,7 @@ def test_root_agent_imports_without_starting_anything() -> None:
     from agent import agent as module
 
     assert module.root_agent.name == "necto"
-    assert len(module.root_agent.tools) == 9
+    assert len(module.root_agent.tools) == 10
 
 
 async def test_quote_flow() -> None:
@@ -176,7 +176,7 @@ async def test_close_flow() -> None:
         payload=card.payload,
     )
     assert backend.executed == [(card.plan_id, "c" * 64)]
-    assert "Closed job 7f3a1" in done.text and "$3.10" in done.text
+    assert "Closed job 7f3a1" in done.text and "Refunded 3.1 ACT" in done.text
 
 
 async def test_operations_flow() -> None:

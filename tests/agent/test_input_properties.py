@@ -24,13 +24,14 @@ TEXT = st.one_of(st.text(max_size=200), st.lists(WORDS, max_size=25).map(" ".joi
 @given(TEXT)
 def test_any_text_parses_and_plans_without_raising(text: str) -> None:
     intent = parse_intent(text)
-    assert intent.action in {"quote", "deploy", "logs", "status", "close", "jobs", "normalize", "record", "help", "refuse"}
+    assert intent.action in {"quote", "deploy", "logs", "status", "close", "jobs", "normalize", "record", "mint", "help",
+                             "refuse"}
     contents = [types.Content(role="user", parts=[types.Part(text=text)])]
     step = decide(read_conversation(contents))
     assert isinstance(step, Call | Reply)
     if isinstance(step, Call):
         assert step.name in {"list_providers", "normalize_price", "build_sdl", "tail_logs", "record_job",
-                             "deployment_status", "close_deployment", "list_jobs", "deploy"}
+                             "deployment_status", "close_deployment", "list_jobs", "deploy", "mint_act"}
         assert step.name != "deploy", "a first message never jumps straight to deploy"
 
 

@@ -33,7 +33,7 @@ def test_every_tool_has_a_declaration_gemini_can_use(monkeypatch):
         assert declaration is not None, tool
         declarations[declaration.name] = declaration
     assert set(declarations) == {"list_providers", "normalize_price", "build_sdl", "deploy", "tail_logs",
-                                 "record_job", "deployment_status", "close_deployment", "list_jobs"}
+                                 "record_job", "deployment_status", "close_deployment", "list_jobs", "mint_act"}
     for name, declaration in declarations.items():
         assert declaration.description and declaration.description.startswith("Use this"), name
         schema = declaration.parameters_json_schema or declaration.parameters

@@ -211,7 +211,10 @@ def test_other_builders_and_type_urls() -> None:
     assert described[1]["fields"]["reason"] == "lease_closed_owner"
     assert described[3]["fields"]["id"] == {"scope": "deployment", "xid": f"{OWNER}/7"}
     assert described[4]["fields"]["coins_to_burn"] == {"denom": "uakt", "amount": "15000000"}
-    assert m.SIGNABLE_TYPE_URLS == {d["type_url"] for d in described} | {m.TYPE_CREATE_DEPLOYMENT}
+    assert m.SIGNABLE_TYPE_URLS == {d["type_url"] for d in described} | {
+        m.TYPE_CREATE_DEPLOYMENT,
+        m.TYPE_CREATE_CERTIFICATE,  # tests/akash/test_cert.py
+    }
 
 
 def test_allow_list_refuses_everything_else() -> None:

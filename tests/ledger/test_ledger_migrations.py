@@ -30,6 +30,7 @@ from tools.ledger import (
     Plan,
     RoutingDecision,
     TxRecord,
+    Wallet,
 )
 from tools.ledger.migrate import (
     HEAD,
@@ -42,7 +43,7 @@ from tools.ledger.migrate import (
 )
 
 ROOT = Path(__file__).resolve().parents[2]
-NEW_TABLES = {"routingdecision", "deployment", "lease", "transactions"}
+NEW_TABLES = {"routingdecision", "deployment", "lease", "transactions", "wallet"}
 NEW_JOB_COLUMNS = {"routing_decision_id", "claimed_by", "claimed_until"}
 
 
@@ -159,7 +160,7 @@ def _make_legacy_database(url: str, *, without: tuple[str, ...] = ()) -> None:
 
 
 LEDGER_TABLES = {m.__tablename__ for m in (AuditEntry, BlockedOffer, Deployment, Job, JobEvent, Lease, Plan,
-                                            RoutingDecision, TxRecord)}
+                                            RoutingDecision, TxRecord, Wallet)}
 
 
 def _schema_diff(url: str, metadata: MetaData) -> list:

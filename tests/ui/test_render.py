@@ -312,3 +312,48 @@ def test_offer_notes_do_not_repeat_the_estimate_flag():
         {"offers": [_offer("p", 0.01, estimate=True, notes="estimate: static per-unit prior")]}
     )
     assert "estimate; estimate" not in table and "audited; estimate: static" in table
+
+
+def test_error_text_after_an_approval_does_not_promise_nothing_was_signed():
+    text = render.error_text("The approved action did not finish cleanly.", "Ask “status”.", nothing_spent=False)
+    assert "Nothing was signed" not in text and text == "**Sorry.** The approved action did not finish cleanly. Ask “status”."
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("\x1b[31mred\x1b[0m", "red"),
+        ("<script>alert(1)</script>ok", "alert(1)ok"),
+        ("tab\tand\nnewline\r", "tab and newline"),
+        ("bidi \u202eevil\u202c", "bidi evil"),
+        ("**markdown** [stays](inert)", "**markdown** [stays](inert)"),  # React renders props as text
+        (None, ""),
+    ],
+)
+def test_plain_text_for_element_props(raw, expected):
+    assert render.plain_text(raw) == expected
+
+
+def test_plain_text_is_bounded():
+    assert render.plain_text("x" * 100, 10) == "x" * 9 + "…"
+
+
+def test_safe_href_accepts_plain_hosts_only():
+    assert render.safe_href("web.ingress.example.com") == "http://web.ingress.example.com"
+    assert render.safe_href("https://a.example/path") == "https://a.example/path"
+    for bad in ("javascript:alert(1)", "https://a.example/\"onmouseover", "data:text/html,x", "http://a b"):
+        assert render.safe_href(bad) is None
+    assert render.uri_link("javascript:alert(1)") == "`javascript:alert(1)`"
+
+
+def test_deployment_summary_escapes_what_the_card_carries():
+    card = {
+        "dseq": "42", "state": "running", "provider": "prov*bold*", "job_id": "job-1", "price_text": "$0.41/h",
+        "cost_text": "$0.02", "escrow_text": "4.93 ACT", "escrow_hours_text": "about 11.9 h",
+        "uris": [{"href": "http://a.example", "text": "http://a.example"}, {"href": None, "text": "javascript:x"}],
+        "warning": "Escrow runs out in about 3 hours",
+    }
+    text = render.deployment_summary(card)
+    assert text.startswith("**Deployment 42**: running on prov\\*bold\\* (job `job-1`).")
+    assert "URIs: [http://a.example](http://a.example), `javascript:x`" in text
+    assert "_Escrow runs out in about 3 hours_" in text

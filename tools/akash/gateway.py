@@ -5,15 +5,23 @@ ANSI escapes and control/format characters and capped in length before they leav
 names are reduced to ``[a-z0-9-]``, and a malformed answer or frame is a ``ProviderError`` (HTTP) or is
 skipped (websocket frames), never a crash.
 
-    ProviderError            unreachable gateway, 401, garbage, lease unknown after all retries
-    └── ManifestRejected     422: the provider's hash of the manifest differs from the on-chain hash
+    ProviderError                   unreachable gateway, 401, garbage, lease unknown after all retries
+    ├── ManifestRejected            422: the provider's hash of the manifest differs from the on-chain hash
+    ├── ProviderCertificateRefused  the provider's TLS certificate is not the one it published on chain
+    └── ClientCertificateRejected   the provider closed the TLS handshake on our mTLS client certificate
 
-TLS: Akash providers serve self-signed certificates, so normal verification fails against most real
-providers. Verification is NOT disabled globally: ``verify`` is per client (``True`` by default; a CA
-bundle path or an ``ssl.SSLContext`` pins a known certificate). Passing ``verify=False`` for a provider
-accepts a man-in-the-middle who could read the bearer JWT (short-lived, but it grants lease access) and
-the manifest (including env values), and forge status/logs; the on-chain manifest hash still protects
-what runs. Pinning the provider certificate published on chain / mTLS is the planned replacement.
+Authentication (akash.md §5): a JWT bearer (AEP-64) first, never together with a client certificate
+(upstream providers answer "ambiguous authentication" to both). ``auth="auto"`` falls back to mTLS when a
+provider answers 401 to the JWT and a client certificate is available (providers from before JWT support
+accept only mTLS); the gateway then stays on mTLS. ``auth="jwt"`` / ``"mtls"`` force one method.
+
+TLS: Akash providers serve self-signed certificates. With a :class:`tools.akash.cert.ProviderTrust`
+(``trust=``), the certificate must be the one the provider published on chain (or chain to a public CA for
+the hostname); it is the only trust anchor for every later connection, a changed certificate is re-checked
+against the chain once and otherwise refused (``ProviderCertificateRefused``). Without ``trust``,
+``verify`` applies as given (``True``: system CAs; a CA bundle path or an ``ssl.SSLContext``: pinned by
+the caller). ``verify=False`` accepts a man-in-the-middle who could read the bearer JWT and the manifest
+(env values included) and forge status/logs; it is an explicit per-provider opt-out, never a default.
 """
 
 from __future__ import annotations
@@ -26,7 +34,7 @@ import ssl
 import unicodedata
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable, Hashable
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import urlencode, urlsplit
 
 import httpx
@@ -34,9 +42,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from websockets.asyncio.client import connect as ws_connect
 from websockets.exceptions import ConnectionClosed, ConnectionClosedOK, InvalidStatus, WebSocketException
 
+from tools.akash.cert import ClientCertificate, ProviderCertificateRefused, ProviderTrust
 from tools.errors import ManifestRejected, ProviderError
+from tools.tls import default_ssl_context
 
 __all__ = [
+    "ClientCertificateRejected",
     "ForwardedPort",
     "KubeEvent",
     "LeaseStatus",
@@ -55,6 +66,11 @@ _MAX_RECONNECTS = 5
 _MAX_FRAME_BYTES = 1 << 20
 
 JwtFactory = Callable[[], str | Awaitable[str]]
+AuthMode = Literal["auto", "jwt", "mtls"]
+
+
+class ClientCertificateRejected(ProviderError):
+    """The provider ended the TLS handshake on our mTLS client certificate."""
 
 # --- sanitising ---------------------------------------------------------------------------------------
 
@@ -291,25 +307,62 @@ def _ssl_context(verify: bool | str | ssl.SSLContext) -> ssl.SSLContext:
     return context
 
 
+def _cause_chain(exc: BaseException) -> list[BaseException]:
+    chain: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in chain and len(chain) < 10:
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+def _certificate_verify_failed(exc: BaseException) -> bool:
+    return any(
+        isinstance(e, ssl.SSLCertVerificationError) or "CERTIFICATE_VERIFY_FAILED" in str(e)
+        for e in _cause_chain(exc)
+    )
+
+
+def _tls_alert(exc: BaseException) -> str | None:
+    """The TLS alert the peer sent (e.g. ``TLSV1_ALERT_UNKNOWN_CA``), if that is what ended the connection."""
+    for e in _cause_chain(exc):
+        reason = getattr(e, "reason", None) or ""
+        text = reason if isinstance(reason, str) and reason else str(e)
+        match = re.search(r"(?:TLSV1\d?|SSLV3)_ALERT_[A-Z_]+", text.upper())
+        if match:
+            return match.group(0)
+    return None
+
+
+class _CertificateChanged(Exception):
+    """A pinned provider certificate failed a handshake: re-check the chain once."""
+
+
 class ProviderGateway:
     """One provider's gateway at its on-chain ``host_uri`` (``https://host:8443``).
 
     ``jwt_factory`` returns a fresh bearer token (sync or async), e.g.
-    ``lambda: create_jwt(signer, ttl_s=300)``. Plain ``http://`` is refused unless ``allow_http`` (the
-    devnet's loopback providers): the JWT is a credential.
+    ``lambda: create_jwt(signer, ttl_s=300)``. ``client_certificate`` (published on chain) enables mTLS, as
+    the fallback (``auth="auto"``) or the only method (``auth="mtls"``). ``provider`` is the address the
+    lease names, checked against the certificate's CN when ``trust`` pins it. Plain ``http://`` is refused
+    unless ``allow_http`` (the devnet's loopback providers): the JWT is a credential.
     """
 
     def __init__(
         self,
         host_uri: str,
         *,
-        jwt_factory: JwtFactory,
+        jwt_factory: JwtFactory | None = None,
         timeout_s: float = 10.0,
         transport: httpx.AsyncBaseTransport | None = None,
         verify: bool | str | ssl.SSLContext = True,
         allow_http: bool = False,
         ping_interval_s: float = 20.0,
         reconnect_delay_s: float = 1.0,
+        trust: ProviderTrust | None = None,
+        provider: str | None = None,
+        client_certificate: ClientCertificate | None = None,
+        auth: AuthMode = "auto",
     ) -> None:
         parts = urlsplit(host_uri.strip())
         if parts.scheme not in ("https", "http") or not parts.hostname:
@@ -319,26 +372,47 @@ class ProviderGateway:
                 f"refusing plain http to provider {parts.hostname}: the bearer JWT would travel unencrypted",
                 hint="providers serve https on :8443; allow_http is meant for the local devnet",
             )
+        if auth not in ("auto", "jwt", "mtls"):
+            raise ProviderError(f"unknown provider auth method {auth!r}", hint="use auto, jwt or mtls")
+        https = parts.scheme == "https"
+        can_mtls = https and client_certificate is not None
+        if auth == "mtls" and not can_mtls:
+            raise ProviderError(
+                "mTLS to a provider needs https and a client certificate published on chain",
+                hint="create and publish a client certificate first, or use JWT authentication",
+            )
+        if jwt_factory is None and not can_mtls:
+            raise ProviderError("no credentials for the provider: neither a JWT signer nor a client certificate")
         self.host_uri = f"{parts.scheme}://{parts.netloc}"
-        self._ws_base = f"{'wss' if parts.scheme == 'https' else 'ws'}://{parts.netloc}"
+        self._ws_base = f"{'wss' if https else 'ws'}://{parts.netloc}"
+        self._https = https
         self._jwt_factory = jwt_factory
         self._timeout_s = timeout_s
-        self._ssl = _ssl_context(verify) if parts.scheme == "https" else None
+        self._transport = transport
+        self._verify = verify
+        # The chain decides which certificate is trusted, unless the caller pinned one or opted out.
+        self._trust = trust if https and verify is True and transport is None else None
+        self._provider = provider
+        self._client_certificate = client_certificate if can_mtls else None
+        self._auth: AuthMode = "mtls" if jwt_factory is None else auth
+        self._mode: Literal["jwt", "mtls"] = "mtls" if self._auth == "mtls" else "jwt"
         self._ping_interval_s = ping_interval_s
         self._reconnect_delay_s = reconnect_delay_s
-        self._client = httpx.AsyncClient(
-            base_url=self.host_uri,
-            timeout=httpx.Timeout(timeout_s, connect=min(timeout_s, 5.0)),
-            transport=transport,
-            verify=self._ssl if self._ssl is not None else True,
-            follow_redirects=False,
-        )
+        self._ssl: dict[bool, ssl.SSLContext | None] = {}
+        self._clients: dict[bool, httpx.AsyncClient] = {}
 
     def __repr__(self) -> str:
         return f"ProviderGateway({self.host_uri!r})"
 
+    @property
+    def auth_mode(self) -> Literal["jwt", "mtls"]:
+        """How authenticated requests are sent now (``mtls`` after a fallback)."""
+        return self._mode
+
     async def aclose(self) -> None:
-        await self._client.aclose()
+        clients, self._clients = list(self._clients.values()), {}
+        for client in clients:
+            await client.aclose()
 
     async def __aenter__(self) -> ProviderGateway:
         return self
@@ -347,6 +421,8 @@ class ProviderGateway:
         await self.aclose()
 
     async def _token(self) -> str:
+        if self._jwt_factory is None:
+            raise ProviderError("no JWT signer for this provider")
         token = self._jwt_factory()
         if inspect.isawaitable(token):
             token = await token
@@ -354,20 +430,141 @@ class ProviderGateway:
             raise ProviderError("the JWT factory did not return a JWT")
         return token
 
-    async def _request(
-        self, method: str, path: str, *, auth: bool, content: bytes | None = None
+    # --- TLS and clients ------------------------------------------------------------------------
+
+    async def _ssl_for(self, with_cert: bool) -> ssl.SSLContext | None:
+        """The TLS context for a connection with or without the client certificate (None for http)."""
+        if not self._https:
+            return None
+        if with_cert not in self._ssl:
+            certificate = self._client_certificate if with_cert else None
+            if certificate is not None and self._trust is not None:
+                await self._check_published(certificate)
+            if self._trust is not None:
+                context = await self._trust.ssl_context(
+                    self.host_uri, provider=self._provider, client_certificate=certificate
+                )
+            elif isinstance(self._verify, ssl.SSLContext):
+                context = self._verify  # the caller's own context (and client certificate, if any)
+            else:
+                context = _ssl_context(self._verify)
+                if certificate is not None:
+                    context.load_cert_chain(certificate.cert_path, certificate.key_path)
+            self._ssl[with_cert] = context
+        return self._ssl[with_cert]
+
+    async def _check_published(self, certificate: ClientCertificate) -> None:
+        """Refuse early, with the next step, when our client certificate is not valid on chain: providers
+        drop such handshakes without saying why."""
+        if certificate.expired():
+            raise ClientCertificateRejected(
+                f"our mTLS client certificate for {certificate.owner} expired on {certificate.not_after:%Y-%m-%d}",
+                hint="create a new client certificate and publish it on chain (MsgCreateCertificate)",
+            )
+        if not await self._trust.chain.is_published(certificate):
+            raise ClientCertificateRejected(
+                f"the provider at {self.host_uri} needs an mTLS client certificate, and ours (serial "
+                f"{certificate.serial}) is not published on chain for {certificate.owner}",
+                hint="publish it with MsgCreateCertificate (Necto shows it as a card to approve), then retry",
+            )
+
+    async def _client(self, with_cert: bool) -> httpx.AsyncClient:
+        client = self._clients.get(with_cert)
+        if client is None:
+            context = await self._ssl_for(with_cert)
+            client = httpx.AsyncClient(
+                base_url=self.host_uri,
+                timeout=httpx.Timeout(self._timeout_s, connect=min(self._timeout_s, 5.0)),
+                transport=self._transport,
+                verify=context if context is not None else default_ssl_context(),
+                follow_redirects=False,
+            )
+            self._clients[with_cert] = client
+        return client
+
+    async def _recheck_certificate(self) -> None:
+        """A pinned certificate failed a handshake: forget it; the next connection re-checks the chain."""
+        if self._trust is None:
+            raise ProviderCertificateRefused(
+                f"the TLS certificate of the provider at {self.host_uri} failed verification",
+                hint="the provider's certificate is not trusted; choose another provider",
+            )
+        self._trust.forget(self.host_uri)
+        self._ssl.clear()
+        await self.aclose()
+
+    def _can_fall_back(self) -> bool:
+        return self._auth == "auto" and self._mode == "jwt" and self._client_certificate is not None
+
+    def _fall_back_to_mtls(self) -> None:
+        self._mode = "mtls"
+
+    def _refused_hint(self) -> str:
+        if self._mode == "mtls":
+            return "the provider did not accept our mTLS client certificate; check that it is published on chain"
+        if self._client_certificate is None and self._https:
+            return (
+                "the JWT must be signed by the deployment owner, whose account needs an on-chain public key; "
+                "providers without JWT support need an mTLS client certificate published on chain"
+            )
+        return "the JWT must be signed by the deployment owner, whose account needs an on-chain public key"
+
+    def _transport_error(self, method: str, path: str, exc: Exception) -> ProviderError:
+        alert = _tls_alert(exc)
+        if alert and self._mode == "mtls":
+            certificate = self._client_certificate
+            return ClientCertificateRejected(
+                f"the provider at {self.host_uri} rejected our mTLS client certificate ({alert})",
+                hint=(
+                    f"publish the certificate (serial {certificate.serial}) of {certificate.owner} on chain "
+                    "with MsgCreateCertificate, or use a provider that supports JWT"
+                    if certificate is not None
+                    else "use a provider that supports JWT"
+                ),
+            )
+        return ProviderError(f"{method} {self.host_uri}{path}: {exc.__class__.__name__}: {exc}"[:300])
+
+    # --- requests -------------------------------------------------------------------------------
+
+    async def _send_once(
+        self, method: str, path: str, *, auth: bool, content: bytes | None
     ) -> httpx.Response:
+        with_cert = auth and self._mode == "mtls"
         headers = {"accept": "application/json"}
-        if auth:
+        if auth and not with_cert:
             headers["authorization"] = f"Bearer {await self._token()}"
         if content is not None:
             headers["content-type"] = "application/json"
+        client = await self._client(with_cert)
         try:
-            return await self._client.request(method, path, headers=headers, content=content)
+            return await client.request(method, path, headers=headers, content=content)
         except httpx.HTTPError as exc:
-            raise ProviderError(
-                f"{method} {self.host_uri}{path}: {exc.__class__.__name__}: {exc}"[:300]
+            if _certificate_verify_failed(exc):
+                raise _CertificateChanged from exc
+            raise self._transport_error(method, path, exc) from exc
+
+    async def _send(self, method: str, path: str, *, auth: bool, content: bytes | None) -> httpx.Response:
+        try:
+            return await self._send_once(method, path, auth=auth, content=content)
+        except _CertificateChanged:
+            await self._recheck_certificate()  # the chain is asked again: a rotated certificate passes
+        try:
+            return await self._send_once(method, path, auth=auth, content=content)
+        except _CertificateChanged as exc:
+            raise ProviderCertificateRefused(
+                f"the TLS certificate of the provider at {self.host_uri} changed during the session and "
+                "no longer verifies",
+                hint="Necto refused to continue; try again later or choose another provider",
             ) from exc
+
+    async def _request(
+        self, method: str, path: str, *, auth: bool, content: bytes | None = None
+    ) -> httpx.Response:
+        response = await self._send(method, path, auth=auth, content=content)
+        if auth and response.status_code == 401 and self._can_fall_back():
+            self._fall_back_to_mtls()
+            response = await self._send(method, path, auth=auth, content=content)
+        return response
 
     async def _get_json(self, path: str, *, auth: bool) -> Any:
         response = await self._request("GET", path, auth=auth)
@@ -406,6 +603,8 @@ class ProviderGateway:
                 await asyncio.sleep(min(delay_s * (1.5 ** (attempt - 1)), 30.0))
             try:
                 response = await self._request("PUT", path, auth=True, content=bytes(manifest_json))
+            except (ProviderCertificateRefused, ClientCertificateRejected):
+                raise  # a trust decision, not a provider that is briefly down: retrying cannot help
             except ProviderError as exc:
                 last = exc.message
                 continue
@@ -421,8 +620,7 @@ class ProviderGateway:
                 )
             if status in (401, 403):
                 raise ProviderError(
-                    f"the provider refused our credentials (HTTP {status})",
-                    hint="the JWT must be signed by the deployment owner, whose account needs an on-chain public key",
+                    f"the provider refused our credentials (HTTP {status})", hint=self._refused_hint()
                 )
             if status == 404 or status >= 500:
                 last = f"HTTP {status}" + (" (lease not seen yet)" if status == 404 else "")
@@ -441,7 +639,8 @@ class ProviderGateway:
             return None
         if response.status_code in (401, 403):
             raise ProviderError(
-                f"the provider refused our credentials for lease status (HTTP {response.status_code})"
+                f"the provider refused our credentials for lease status (HTTP {response.status_code})",
+                hint=self._refused_hint(),
             )
         if response.status_code != 200:
             raise ProviderError(f"GET {path}: HTTP {response.status_code}")
@@ -483,14 +682,17 @@ class ProviderGateway:
             seen.append(key)
             seen_set[key] = seen_set.get(key, 0) + 1
 
+        rechecked = False
         while True:
-            headers = {"Authorization": f"Bearer {await self._token()}"}
+            with_cert = self._mode == "mtls"
+            headers = {} if with_cert else {"Authorization": f"Bearer {await self._token()}"}
+            context = await self._ssl_for(with_cert)
             catching_up = reconnecting
             try:
                 async with ws_connect(
                     self._ws_url(path, params_for(reconnecting)),
                     additional_headers=headers,
-                    ssl=self._ssl,
+                    ssl=context,
                     open_timeout=self._timeout_s,
                     ping_interval=self._ping_interval_s,
                     ping_timeout=self._ping_interval_s,
@@ -512,18 +714,39 @@ class ProviderGateway:
                 return  # the server closed normally: the tail (or the stream) is complete
             except InvalidStatus as exc:
                 status = exc.response.status_code
+                if status == 401 and self._can_fall_back():
+                    self._fall_back_to_mtls()
+                    continue
                 if status in (401, 403):
                     raise ProviderError(
-                        f"the provider refused our credentials for {path} (HTTP {status})"
+                        f"the provider refused our credentials for {path} (HTTP {status})",
+                        hint=self._refused_hint(),
                     ) from exc
                 if status == 404:
                     raise ProviderError(
                         f"the provider does not know this lease yet ({path}: HTTP 404)"
                     ) from exc
+                if status >= 500 and (not follow or reconnects >= _MAX_RECONNECTS):
+                    raise ProviderError(
+                        f"the provider at {self.host_uri} is unavailable right now (HTTP {status})",
+                        hint="try again in a minute; if it stays down, close the deployment (the rest of the "
+                        "deposit is refunded)",
+                    ) from exc
                 error: Exception = exc
             except ConnectionClosedOK:
                 return
             except (TimeoutError, ConnectionClosed, WebSocketException, OSError) as exc:
+                if _certificate_verify_failed(exc):
+                    if rechecked:
+                        raise ProviderCertificateRefused(
+                            f"the TLS certificate of the provider at {self.host_uri} no longer verifies",
+                            hint="Necto refused to continue; try again later or choose another provider",
+                        ) from exc
+                    rechecked = True
+                    await self._recheck_certificate()
+                    continue
+                if with_cert and _tls_alert(exc):
+                    raise self._transport_error("WS", path, exc) from exc
                 error = exc
             if not follow or reconnects >= _MAX_RECONNECTS:
                 raise ProviderError(

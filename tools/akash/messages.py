@@ -7,6 +7,9 @@ from what is signed, never from what the model said (security.md rule 1).
 
 The signer refuses any type URL outside ``SIGNABLE_TYPE_URLS`` (security.md rule 4); this module is
 where that list lives. ``MsgUpdateDeployment`` and authz ``MsgExec`` are deliberately absent.
+``MsgCreateCertificate`` is on it because publishing a client certificate is the precondition of mTLS to
+providers without JWT (akash.md §5); like every other message it is only signed from a plan the user
+confirmed, and it moves no funds (the fee only).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from tools.akash.protogen.akash.base.attributes.v1 import attribute_pb2
 from tools.akash.protogen.akash.base.deposit.v1 import deposit_pb2
 from tools.akash.protogen.akash.base.resources.v1beta4 import resources_pb2
 from tools.akash.protogen.akash.bme.v1 import msg_pb2 as bme_msg_pb2
+from tools.akash.protogen.akash.cert.v1 import msg_pb2 as cert_msg_pb2
 from tools.akash.protogen.akash.deployment.v1 import deployment_pb2 as deployment_v1_pb2
 from tools.akash.protogen.akash.deployment.v1beta4 import deployment_pb2
 from tools.akash.protogen.akash.escrow.v1 import msg_pb2 as escrow_msg_pb2
@@ -38,6 +42,7 @@ __all__ = [
     "TYPE_ACCOUNT_DEPOSIT",
     "TYPE_CLOSE_DEPLOYMENT",
     "TYPE_CLOSE_LEASE",
+    "TYPE_CREATE_CERTIFICATE",
     "TYPE_CREATE_DEPLOYMENT",
     "TYPE_CREATE_LEASE",
     "TYPE_MINT_ACT",
@@ -49,6 +54,7 @@ __all__ = [
     "msg_account_deposit",
     "msg_close_deployment",
     "msg_close_lease",
+    "msg_create_certificate",
     "msg_create_deployment",
     "msg_create_lease",
     "msg_mint_act",
@@ -61,6 +67,7 @@ TYPE_CREATE_LEASE = "/akash.market.v1beta5.MsgCreateLease"
 TYPE_CLOSE_LEASE = "/akash.market.v1beta5.MsgCloseLease"
 TYPE_ACCOUNT_DEPOSIT = "/akash.escrow.v1.MsgAccountDeposit"
 TYPE_MINT_ACT = "/akash.bme.v1.MsgMintACT"
+TYPE_CREATE_CERTIFICATE = "/akash.cert.v1.MsgCreateCertificate"
 
 _MESSAGE_CLASSES: dict[str, type[Message]] = {
     TYPE_CREATE_DEPLOYMENT: deployment_pb2.MsgCreateDeployment,
@@ -69,6 +76,7 @@ _MESSAGE_CLASSES: dict[str, type[Message]] = {
     TYPE_CLOSE_LEASE: lease_pb2.MsgCloseLease,
     TYPE_ACCOUNT_DEPOSIT: escrow_msg_pb2.MsgAccountDeposit,
     TYPE_MINT_ACT: bme_msg_pb2.MsgMintACT,
+    TYPE_CREATE_CERTIFICATE: cert_msg_pb2.MsgCreateCertificate,
 }
 SIGNABLE_TYPE_URLS: frozenset[str] = frozenset(_MESSAGE_CLASSES)
 
@@ -388,6 +396,32 @@ def msg_mint_act(owner: str, uakt: int) -> any_pb2.Any:
     return _pack(TYPE_MINT_ACT, msg)
 
 
+def _pem(value: object, kind: str, what: str) -> bytes:
+    data = value.encode("ascii") if isinstance(value, str) else value
+    if not isinstance(data, bytes):
+        raise InvalidRequest(f"{what} must be PEM text")
+    text = data.strip()
+    if not (
+        text.startswith(f"-----BEGIN {kind}-----".encode())
+        and text.endswith(f"-----END {kind}-----".encode())
+        and text.count(b"-----BEGIN") == 1
+        and len(text) <= 16_384
+    ):
+        raise InvalidRequest(f"{what} must be one PEM {kind!r} block")
+    return data
+
+
+def msg_create_certificate(owner: str, cert_pem: bytes | str, pubkey_pem: bytes | str) -> any_pb2.Any:
+    """``MsgCreateCertificate`` publishing an mTLS client certificate (PEM ``CERTIFICATE`` and
+    ``EC PUBLIC KEY`` blocks, as ``tools.akash.cert`` generates them; the chain re-validates both)."""
+    msg = cert_msg_pb2.MsgCreateCertificate(
+        owner=_address(owner, "owner"),
+        cert=_pem(cert_pem, "CERTIFICATE", "cert"),
+        pubkey=_pem(pubkey_pem, "EC PUBLIC KEY", "pubkey"),
+    )
+    return _pack(TYPE_CREATE_CERTIFICATE, msg)
+
+
 # --- decoding -----------------------------------------------------------------------------------------
 
 
@@ -420,7 +454,8 @@ def _unpack(message: any_pb2.Any) -> Message:
     if cls is None:
         raise PolicyDenied(
             f"Necto does not sign {message.type_url or 'messages without a type URL'}",
-            hint="only create/close deployment, create/close lease, account deposit and mint ACT are signed",
+            hint="only create/close deployment, create/close lease, account deposit, mint ACT and "
+            "create certificate are signed",
         )
     msg = cls()
     try:
@@ -450,6 +485,12 @@ def _to_dict(msg: Message) -> dict[str, AnyType]:
         return {"denom": msg.denom, "amount": atomics_to_dec(msg.amount or "0")}
     if full_name == "akash.base.resources.v1beta4.ResourceValue":
         return {"val": msg.val.decode("utf-8", errors="replace")}
+    if full_name == "akash.cert.v1.MsgCreateCertificate":  # PEM text is public and readable as is
+        return {
+            "owner": msg.owner,
+            "cert": msg.cert.decode("ascii", errors="replace"),
+            "pubkey": msg.pubkey.decode("ascii", errors="replace"),
+        }
     out: dict[str, AnyType] = {}
     for field in msg.DESCRIPTOR.fields:
         value = getattr(msg, field.name)
@@ -489,7 +530,7 @@ def _signer_of(type_url: str, msg: AnyType) -> str:
         return msg.bid_id.owner
     if type_url == TYPE_ACCOUNT_DEPOSIT:
         return msg.signer
-    return msg.owner  # MsgMintACT
+    return msg.owner  # MsgMintACT, MsgCreateCertificate
 
 
 def required_signers(body_bytes: bytes) -> set[str]:

@@ -18,7 +18,7 @@ import re
 import secrets
 import stat
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol, runtime_checkable
 
 import coincurve
 import cosmpy.protos  # noqa: F401  (registers the cosmos.* generated modules)
@@ -34,11 +34,14 @@ if TYPE_CHECKING:
     from tools.settings import NectoSettings
 
 __all__ = [
+    "AsyncTxSigner",
     "LocalKeySigner",
+    "SignedDoc",
     "TxSigner",
     "address_from_public_key",
     "assemble_tx_raw",
     "build_sign_doc",
+    "check_signable",
     "verify_signature",
 ]
 
@@ -61,6 +64,31 @@ class TxSigner(Protocol):
     ) -> bytes: ...
 
     def sign_jwt_input(self, signing_input: bytes, *, alg: Alg = "ES256K") -> bytes: ...
+
+
+class SignedDoc(NamedTuple):
+    """What an asynchronous signer (a browser wallet) returns: the bytes it signed and the signature.
+
+    A wallet may re-encode the body or auth info; the signer has already checked that these bytes carry
+    exactly the prepared messages and fee, and the TxRaw must be assembled from them (the signature is
+    over them)."""
+
+    body_bytes: bytes
+    auth_info_bytes: bytes
+    signature: bytes
+
+
+@runtime_checkable
+class AsyncTxSigner(Protocol):
+    """A key holder that signs asynchronously (the browser wallet asks the user's page, then verifies)."""
+
+    @property
+    def address(self) -> str: ...
+
+    @property
+    def public_key(self) -> bytes: ...
+
+    async def sign_doc_async(self, prepared: Any) -> SignedDoc: ...
 
 
 # --- pure helpers -------------------------------------------------------------------------------------
@@ -96,6 +124,38 @@ def verify_signature(public_key: bytes, message: bytes, signature: bytes) -> boo
         return coincurve.PublicKey(bytes(public_key)).verify(der, bytes(message), hasher=_sha256)
     except (ValueError, TypeError):
         return False
+
+
+def check_signable(
+    body_bytes: bytes,
+    auth_info_bytes: bytes,
+    chain_id: str,
+    signer_address: str,
+    *,
+    allowed_chain_ids: frozenset[str] | tuple[str, ...],
+    max_fee: int,
+    fee_denom: str,
+) -> None:
+    """Necto's signing policy, for every key holder (local key or browser wallet): allow-listed chain id,
+    message types owned by the signer, one signer, the fee in ``fee_denom`` under ``max_fee``, no tip, fee
+    payer or granter. Raises ``PolicyDenied`` / ``BudgetExceeded``."""
+    if chain_id not in allowed_chain_ids:
+        raise PolicyDenied(f"chain id {chain_id!r} is not in the allowed chain ids")
+    messages.assert_signable(body_bytes, signer_address)
+    auth_info = tx_pb2.AuthInfo()
+    try:
+        auth_info.ParseFromString(bytes(auth_info_bytes))
+    except DecodeError as exc:
+        raise PolicyDenied("the auth info does not decode") from exc
+    if auth_info.HasField("tip") or auth_info.fee.payer or auth_info.fee.granter:
+        raise PolicyDenied("Necto does not sign transactions with a tip, fee payer or fee granter")
+    for coin in auth_info.fee.amount:
+        if coin.denom != fee_denom:
+            raise PolicyDenied(f"the fee must be paid in {fee_denom}, not {coin.denom}")
+        if not coin.amount.isdigit() or int(coin.amount) > max_fee:
+            raise BudgetExceeded(f"the fee {coin.amount}{coin.denom} exceeds the cap of {max_fee}{fee_denom}")
+    if len(auth_info.signer_infos) != 1:
+        raise PolicyDenied("Necto signs single-signer transactions only")
 
 
 def _sha256(data: bytes) -> bytes:
@@ -197,24 +257,6 @@ class LocalKeySigner:
     def __reduce__(self) -> tuple:
         raise TypeError("LocalKeySigner cannot be pickled or copied (it holds a private key)")
 
-    def _check_auth_info(self, auth_info_bytes: bytes) -> None:
-        auth_info = tx_pb2.AuthInfo()
-        try:
-            auth_info.ParseFromString(bytes(auth_info_bytes))
-        except DecodeError as exc:
-            raise PolicyDenied("the auth info does not decode") from exc
-        if auth_info.HasField("tip") or auth_info.fee.payer or auth_info.fee.granter:
-            raise PolicyDenied("Necto does not sign transactions with a tip, fee payer or fee granter")
-        for coin in auth_info.fee.amount:
-            if coin.denom != self._fee_denom:
-                raise PolicyDenied(f"the fee must be paid in {self._fee_denom}, not {coin.denom}")
-            if not coin.amount.isdigit() or int(coin.amount) > self._max_fee:
-                raise BudgetExceeded(
-                    f"the fee {coin.amount}{coin.denom} exceeds the cap of {self._max_fee}{self._fee_denom}"
-                )
-        if len(auth_info.signer_infos) != 1:
-            raise PolicyDenied("Necto signs single-signer transactions only")
-
     def sign_doc(
         self, body_bytes: bytes, auth_info_bytes: bytes, chain_id: str, account_number: int
     ) -> bytes:
@@ -223,10 +265,10 @@ class LocalKeySigner:
         Raises ``PolicyDenied`` for a chain id, message type or signer outside the allow-lists and
         ``BudgetExceeded`` for a fee above ``settings.max_fee_uakt``.
         """
-        if chain_id not in self._allowed_chain_ids:
-            raise PolicyDenied(f"chain id {chain_id!r} is not in the allowed chain ids")
-        messages.assert_signable(body_bytes, self._address)
-        self._check_auth_info(auth_info_bytes)
+        check_signable(
+            body_bytes, auth_info_bytes, chain_id, self._address,
+            allowed_chain_ids=self._allowed_chain_ids, max_fee=self._max_fee, fee_denom=self._fee_denom,
+        )
         doc = build_sign_doc(body_bytes, auth_info_bytes, chain_id, account_number)
         return self._sign(doc)
 

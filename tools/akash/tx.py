@@ -6,7 +6,8 @@ exact body bytes) -> ``sign_and_broadcast`` (sign, hand ``(tx_hash, tx_bytes)`` 
 caller persists them *before* broadcast, broadcast sync, poll for inclusion).
 
 A CheckTx "account sequence mismatch" (code 32) refreshes the account and re-signs once: the rejected tx
-never entered the mempool, so this cannot double-spend.
+never entered the mempool, so this cannot double-spend. An asynchronous signer (a browser wallet, with
+``sign_doc_async``) is asked again for the re-sequenced bytes: its first signature covers the old sequence.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from google.protobuf import any_pb2
 
 from tools.akash import messages
 from tools.akash.rest import AkashRest, TxResponse
-from tools.akash.signer import TxSigner, assemble_tx_raw
+from tools.akash.signer import AsyncTxSigner, TxSigner, assemble_tx_raw
 from tools.errors import BroadcastError, BudgetExceeded, ChainError, InsufficientFunds, PolicyDenied
 
 if TYPE_CHECKING:
@@ -132,7 +133,7 @@ class TxClient:
     """Transactions for one signer on one chain (chain id and caps from ``settings``)."""
 
     def __init__(
-        self, rest: AkashRest, signer: TxSigner, settings: NectoSettings, *, poll_s: float = 1.0
+        self, rest: AkashRest, signer: TxSigner | AsyncTxSigner, settings: NectoSettings, *, poll_s: float = 1.0
     ) -> None:
         self.rest = rest
         self.signer = signer
@@ -220,6 +221,16 @@ class TxClient:
         tx_bytes = assemble_tx_raw(prepared.body_bytes, prepared.auth_info_bytes, signature)
         return SignedTx(tx_bytes=tx_bytes, tx_hash=tx_hash_of(tx_bytes), prepared=prepared)
 
+    async def sign_async(self, prepared: PreparedTx) -> SignedTx:
+        """``sign`` for any signer: a browser wallet (``sign_doc_async``) is asked and its answer verified
+        by the signer; the TxRaw is assembled from the bytes it actually signed."""
+        sign_doc_async = getattr(self.signer, "sign_doc_async", None)
+        if sign_doc_async is None:
+            return self.sign(prepared)
+        signed = await sign_doc_async(prepared)
+        tx_bytes = assemble_tx_raw(signed.body_bytes, signed.auth_info_bytes, signed.signature)
+        return SignedTx(tx_bytes=tx_bytes, tx_hash=tx_hash_of(tx_bytes), prepared=prepared)
+
     async def _resequence(self, prepared: PreparedTx, raw_log: str) -> PreparedTx:
         account_number, sequence = await self._account()
         # The REST node may lag the node that ran CheckTx: trust the expected sequence in the log if higher.
@@ -249,7 +260,7 @@ class TxClient:
         """
         resequenced = False
         while True:
-            signed = self.sign(prepared)
+            signed = await self.sign_async(prepared)
             if on_signed is not None:
                 result = on_signed(signed.tx_hash, signed.tx_bytes)
                 if inspect.isawaitable(result):

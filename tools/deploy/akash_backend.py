@@ -1,4 +1,7 @@
-"""ChainBackend for Akash: chain REST + local signer + provider gateways (mainnet, sandbox-2 or the devnet).
+"""ChainBackend for Akash: chain REST + a signer + provider gateways (mainnet, sandbox-2 or the devnet).
+
+The signer is the local key (``LocalKeySigner``) or the user's browser wallet
+(``tools.wallet.BrowserWalletSigner``, asynchronous: ``TxClient.sign_async`` asks it and verifies its answer).
 
 Only settings differ between networks. The signer only ever signs TxBody bytes whose messages pass the
 allow-list (``tools.akash.messages.assert_signable``) and that equal the bytes the user confirmed.
@@ -16,12 +19,14 @@ from typing import Any
 import httpx
 
 from tools.akash import messages as akash_messages
+from tools.akash.cert import CertificateStore, ChainCertificates, ProviderTrust
 from tools.akash.gateway import ProviderGateway
 from tools.akash.jwt import create_jwt
 from tools.akash.rest import AkashRest, Deployment, Lease
-from tools.akash.signer import LocalKeySigner
+from tools.akash.signer import AsyncTxSigner, LocalKeySigner, TxSigner
 from tools.akash.tx import TxClient
 from tools.deploy.backend import Bid, ChainDeployment, ChainLease, IncludedTx, LeaseReadiness
+from tools.deploy.funding import DEFAULT_HALT_RATIO, Balances, BmeState
 from tools.errors import ChainError, InsufficientFunds, PolicyDenied
 from tools.settings import NectoSettings
 from tools.tls import default_ssl_context
@@ -55,7 +60,7 @@ class AkashBackend:
         settings: NectoSettings,
         *,
         rest_url: str,
-        signer: LocalKeySigner | None = None,
+        signer: TxSigner | AsyncTxSigner | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         faucet: bool = False,
     ) -> None:
@@ -90,6 +95,9 @@ class AkashBackend:
 
     def close_deployment_body(self, *, dseq: int) -> bytes:
         return tx_body_bytes([akash_messages.msg_close_deployment(self.address, dseq)])
+
+    def mint_act_body(self, *, burn_uakt: int) -> bytes:
+        return tx_body_bytes([akash_messages.msg_mint_act(self.address, burn_uakt)])
 
     def describe(self, body: bytes) -> list[dict[str, Any]]:
         return akash_messages.describe_messages(body)
@@ -190,6 +198,23 @@ class AkashBackend:
             balances = await rest.balances(self.address)
         return int(balances.get("uact", 0))
 
+    async def balances(self) -> Balances:
+        async with self._rest() as rest:
+            balances = await rest.balances(self.address)
+        return Balances(uact=int(balances.get("uact", 0)), uakt=int(balances.get("uakt", 0)))
+
+    async def bme_state(self) -> BmeState:
+        """Whether ACT mints are allowed now (``/akash/bme/v1/status``; akash.md §1)."""
+        async with self._rest() as rest:
+            status = await rest.bme_status()
+        halt = status.raw.get("halt_threshold") if isinstance(status.raw, dict) else None
+        try:
+            halt_ratio = Decimal(str(halt)) if halt not in (None, "") else DEFAULT_HALT_RATIO
+        except ArithmeticError:
+            halt_ratio = DEFAULT_HALT_RATIO
+        return BmeState(mints_allowed=status.mints_allowed, status=status.status,
+                        collateral_ratio=status.collateral_ratio, halt_ratio=halt_ratio)
+
     async def pricing_block_time_s(self) -> Decimal:
         """Seconds per block for converting prices (pricing.md §2): measured over the last 20 blocks on a
         real network (cached 10 min); the sandbox prices as if it were mainnet (settings.block_time_s), since
@@ -254,19 +279,35 @@ class AkashBackend:
         raise InsufficientFunds(
             f"Your account {self.address} has {uact / 1e6:g} ACT but the deposit needs {need_uact / 1e6:g} ACT "
             f"(and {uakt / 1e6:g} AKT for fees).",
-            hint="Mint ACT from AKT (MsgMintACT) or lower the deposit; on sandbox-2 use the faucet.",
+            hint="Ask Necto to mint ACT from your AKT (e.g. 'mint 20 ACT'; it shows a card first), or lower the "
+            "deposit; on sandbox-2 use the faucet.",
         )
 
     # --- provider gateway ------------------------------------------------------------------------------
     def _gateway(self, host_uri: str) -> ProviderGateway:
+        # A browser wallet signs provider tokens asynchronously (ES256KADR36 via signArbitrary, cached).
+        provider_jwt = getattr(self.signer, "provider_jwt", None)
         return ProviderGateway(
             host_uri,
-            jwt_factory=lambda: create_jwt(self.signer, iss=self.address),
+            jwt_factory=provider_jwt or (lambda: create_jwt(self.signer, iss=self.address)),
             timeout_s=self.settings.http_timeout_s,
             verify=self.settings.provider_tls_verify,
             # Plain http only for the loopback devnet: the bearer JWT is a credential.
             allow_http=self.settings.network == "sandbox",
+            # https providers: certificate checked against the chain; mTLS fallback if a client cert exists.
+            trust=self._provider_trust(),
+            client_certificate=CertificateStore(self.settings.effective_key_dir).load(self.address),
+            auth=self.settings.provider_auth,
         )
+
+    def _provider_trust(self) -> ProviderTrust:
+        trust = getattr(self, "_trust", None)
+        if trust is None:
+            chain = ChainCertificates(
+                self.rest_url, timeout_s=self.settings.http_timeout_s, transport=self._transport
+            )
+            trust = self._trust = ProviderTrust(chain)
+        return trust
 
     async def send_manifest(self, host_uri: str, dseq: int, manifest_json: bytes) -> None:
         async with self._gateway(host_uri) as gateway:
@@ -292,6 +333,12 @@ class AkashBackend:
         async with self._gateway(host_uri) as gateway:
             async for line in gateway.logs(dseq, gseq, oseq, tail=tail, follow=follow, services=services):
                 yield {"service": line.service, "message": line.message}
+
+    async def kube_events(self, host_uri: str, dseq: int, gseq: int, oseq: int) -> AsyncIterator[dict[str, str]]:
+        """The lease's Kubernetes events (scheduling, image pulls, restarts) so far, sanitised by the gateway."""
+        async with self._gateway(host_uri) as gateway:
+            async for event in gateway.events(dseq, gseq, oseq, follow=False):
+                yield event.model_dump()
 
 
 def _chain_deployment(deployment: Deployment, leases: list[Lease]) -> ChainDeployment:

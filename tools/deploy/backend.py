@@ -10,13 +10,19 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from tools.deploy.funding import Balances, BmeState
 
 
 @dataclass(frozen=True)
 class IncludedTx:
     tx_hash: str
     height: int
+    # Set when the chain backend, not Necto, chose the deployment's dseq (the Console managed-wallet rail
+    # picks it server-side): the job then follows the dseq that is on chain.
+    dseq: int | None = None
 
 
 @dataclass(frozen=True)
@@ -99,6 +105,9 @@ class ChainBackend(Protocol):
 
     def close_deployment_body(self, *, dseq: int) -> bytes: ...
 
+    def mint_act_body(self, *, burn_uakt: int) -> bytes:
+        """MsgMintACT burning ``burn_uakt`` for ACT to the signer account (akash.md §1)."""
+
     def describe(self, body: bytes) -> list[dict[str, Any]]:
         """Decode exactly these TxBody bytes into readable messages (for the card and checks)."""
 
@@ -123,6 +132,12 @@ class ChainBackend(Protocol):
     async def provider_info(self, provider: str) -> dict[str, Any]: ...
 
     async def uact_balance(self) -> int: ...
+
+    async def balances(self) -> Balances:
+        """The signer account's spendable uact and uakt."""
+
+    async def bme_state(self) -> BmeState:
+        """Whether the chain mints ACT right now (the BME circuit breaker)."""
 
     async def send_manifest(self, host_uri: str, dseq: int, manifest_json: bytes) -> None: ...
 

@@ -7,7 +7,11 @@ Every transition is written to the ledger before the next side effect, so a cras
 - the create tx hash is stored before broadcast; on resume, a stored hash or an existing deployment on
   chain means "already created" and nothing is signed again;
 - no acceptable bid before the deadline -> the deployment is closed and the deposit refunded;
-- lease created but the manifest rejected or the service never ready -> retry, then close.
+- lease created but the manifest rejected or the service never ready -> retry, then close;
+- the browser wallet did not sign (``WalletError``) -> nothing was broadcast for that step: the job keeps
+  its state and the error goes to the caller, so the approved plan resumes once the wallet is back.
+
+Each job signs with its own chain account (``backend_for(job)``): the owner's wallet or the local key.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from tools.events import EventBus
 from tools.ledger import Job, Ledger
 from tools.settings import NectoSettings
 from tools.text import display_text
+from tools.wallet.errors import WalletError
 
 log = logging.getLogger(__name__)
 
@@ -48,9 +53,12 @@ class DeployMachine:
         settings: NectoSettings,
         events: EventBus,
         choose_bid: BidChooser,
+        backend_for: Callable[[Job], ChainBackend] | None = None,
     ) -> None:
         self.ledger = ledger
         self.backend = backend
+        # The chain account a job signs with: the owner's browser wallet or the local key (tools.service).
+        self.backend_for: Callable[[Job], ChainBackend] = backend_for or (lambda _job: backend)
         self.settings = settings
         self.events = events
         self.choose_bid = choose_bid
@@ -86,6 +94,12 @@ class DeployMachine:
             return job
         except NoBids as exc:
             return await self._fail_and_close(job.id, exc.message, hint=exc.hint)
+        except WalletError as exc:
+            # The wallet did not sign (rejected, locked, no page open ...): nothing was broadcast for this
+            # step, so the job keeps its state and resumes from it once the wallet is back.
+            self._note(self.ledger.job(job.id), f"Waiting for your wallet: {exc.message}",
+                       {"wallet_error": exc.code, "hint": exc.hint})
+            raise
         except NectoError as exc:
             current = self.ledger.job(job.id)
             if current.state in PROVIDER_STATES:
@@ -93,18 +107,18 @@ class DeployMachine:
             return await self._fail_and_close(job.id, exc.message, hint=exc.hint)
 
     async def _create_deployment(self, job: Job, tx_body: bytes) -> Job:
-        on_chain = await self.backend.deployment_state(job.dseq)
+        on_chain = await self.backend_for(job).deployment_state(job.dseq)
         if on_chain is None and job.create_tx_hash:
-            included = await self.backend.find_tx(job.create_tx_hash)
+            included = await self.backend_for(job).find_tx(job.create_tx_hash)
             if included is not None:
-                on_chain = await self.backend.deployment_state(job.dseq)
+                on_chain = await self.backend_for(job).deployment_state(job.dseq)
         if on_chain == "active":
             return self._move(job, "bids", f"Deployment {job.dseq} is on chain; waiting for bids.")
         if on_chain == "closed":
             return self._move(job, "closed", "The deployment was already closed on chain.", closed_at=datetime.now(UTC))
         if job.create_tx_hash and job.state == "broadcast":
             # Broadcast but neither included nor visible: it can still land; never sign a second deposit.
-            included = await self._wait_for(lambda: self.backend.find_tx(job.create_tx_hash), self.settings.tx_inclusion_timeout_s)
+            included = await self._wait_for(lambda: self.backend_for(job).find_tx(job.create_tx_hash), self.settings.tx_inclusion_timeout_s)
             if included is not None:
                 return self._move(job, "bids", f"Deployment {job.dseq} is on chain; waiting for bids.")
             raise NectoError(
@@ -112,7 +126,7 @@ class DeployMachine:
                 hint="Check `necto jobs`; if the deployment shows up later, Necto will pick it up.",
             )
 
-        await self.backend.ensure_funds(need_uact=job.deposit_uact)
+        await self.backend_for(job).ensure_funds(need_uact=job.deposit_uact)
 
         def on_signed(tx_hash: str) -> None:
             nonlocal job
@@ -124,12 +138,15 @@ class DeployMachine:
             owner=job.owner, action="create deployment", plan_id=job.plan_id, plan_hash=self._plan_hash(job), result="signing"
         )
         included = await self._send(job, "create deployment", tx_body, on_signed)
+        if included.dseq is not None and included.dseq != job.dseq:
+            # The Console rail: Console chose the dseq (its clock in ms); from here on the job uses the chain's.
+            job = self.ledger.update_job(job.id, dseq=included.dseq)
         self.ledger.audit(
             owner=job.owner, action="create deployment", plan_id=job.plan_id, plan_hash=self._plan_hash(job),
             tx_hash=included.tx_hash, result=f"included at height {included.height}",
         )
         self.ledger.upsert_deployment(
-            chain_id=job.chain_id, owner_address=job.account or self.backend.address, dseq=job.dseq,
+            chain_id=job.chain_id, owner_address=job.account or self.backend_for(job).address, dseq=job.dseq,
             network=job.network, owner=job.owner, job_id=job.id, state="active", deposit_uact=job.deposit_uact,
             created_height=included.height,
         )
@@ -139,19 +156,19 @@ class DeployMachine:
         )
 
     async def _collect_bids_and_lease(self, job: Job) -> Job:
-        block_time = float(await self.backend.block_time_s())
-        start_height = await self.backend.latest_height()
+        block_time = float(await self.backend_for(job).block_time_s())
+        start_height = await self.backend_for(job).latest_height()
         # Waiting uses the chain's real pace; prices use the pricing block time (mainnet's in the sandbox).
-        measure = getattr(self.backend, "pricing_block_time_s", None)
+        measure = getattr(self.backend_for(job), "pricing_block_time_s", None)
         pricing_block_time = Decimal(await measure()) if measure else Decimal(str(block_time))
         deadline = time.monotonic() + self.settings.bid_deadline_s
         seen: dict[str, Bid] = {}
         while True:
-            bids = [b for b in await self.backend.bids(job.dseq) if b.raw.get("bid", {}).get("state", "open") == "open"]
+            bids = [b for b in await self.backend_for(job).bids(job.dseq) if b.raw.get("bid", {}).get("state", "open") == "open"]
             fresh = [b for b in bids if b.provider not in seen]
             for bid in fresh:
                 seen[bid.provider] = bid
-            height = await self.backend.latest_height()
+            height = await self.backend_for(job).latest_height()
             blocks_left = max(0, self.settings.bid_wait_blocks - (height - start_height))
             if fresh:
                 self._note(
@@ -228,10 +245,10 @@ class DeployMachine:
         )
 
     async def _lease(self, job: Job, chosen: Bid) -> Job:
-        info = await self.backend.provider_info(chosen.provider)
+        info = await self.backend_for(job).provider_info(chosen.provider)
         host_uri = str(info.get("host_uri", ""))
         name = _provider_name(info)
-        body = self.backend.create_lease_body(
+        body = self.backend_for(job).create_lease_body(
             dseq=job.dseq, gseq=chosen.gseq, oseq=chosen.oseq, provider=chosen.provider, bseq=chosen.bseq
         )
         job = self.ledger.update_job(
@@ -249,7 +266,7 @@ class DeployMachine:
         self.ledger.audit(owner=job.owner, action="create lease", plan_id=job.plan_id, tx_hash=included.tx_hash,
                           result=f"lease with {chosen.provider}")
         deployment = self.ledger.upsert_deployment(
-            chain_id=job.chain_id, owner_address=job.account or self.backend.address, dseq=job.dseq,
+            chain_id=job.chain_id, owner_address=job.account or self.backend_for(job).address, dseq=job.dseq,
             network=job.network, owner=job.owner, job_id=job.id,
         )
         self.ledger.upsert_lease(
@@ -263,10 +280,16 @@ class DeployMachine:
         last_error: NectoError | None = None
         for attempt in range(3):
             try:
-                await self.backend.send_manifest(job.provider_host, job.dseq, job.manifest_json.encode())
+                await self.backend_for(job).send_manifest(job.provider_host, job.dseq, job.manifest_json.encode())
                 return self._move(job, "manifest_sent", f"Manifest sent to {job.provider_name}; starting the containers.")
-            except ManifestRejected:
-                raise
+            except ManifestRejected as exc:
+                # A 422 is usually final (the hashes differ), but a provider whose view of the deployment lags
+                # the chain answers it too: one more try, then the deployment is closed (security.md).
+                if attempt > 0:
+                    raise
+                last_error = exc
+                self._note(job, f"The provider rejected the manifest ({exc.message}); trying once more.")
+                await asyncio.sleep(0.5)
             except ProviderError as exc:
                 last_error = exc
                 self._note(job, f"The provider did not take the manifest (attempt {attempt + 1}): {exc.message}")
@@ -276,10 +299,10 @@ class DeployMachine:
 
     async def _wait_running(self, job: Job) -> Job:
         deadline = time.monotonic() + self.settings.lease_ready_timeout_s
-        block_time = float(await self.backend.block_time_s())
+        block_time = float(await self.backend_for(job).block_time_s())
         while time.monotonic() < deadline:
             try:
-                status = await self.backend.lease_readiness(job.provider_host, job.dseq, job.gseq, job.oseq)
+                status = await self.backend_for(job).lease_readiness(job.provider_host, job.dseq, job.gseq, job.oseq)
             except ProviderError as exc:
                 self._note(job, f"Lease status unavailable for now: {exc.message}")
                 status = None
@@ -300,7 +323,7 @@ class DeployMachine:
         job = self.ledger.job(job_id)
         closed_note = ""
         try:
-            active = await self.backend.deployment_state(job.dseq) == "active"
+            active = await self.backend_for(job).deployment_state(job.dseq) == "active"
         except NectoError as exc:
             active = False
             closed_note = f" Necto could not check the chain ({exc.message}); `necto close {job.id} --confirm` retries."
@@ -315,7 +338,7 @@ class DeployMachine:
     async def close(self, job: Job) -> Job:
         if job.state == "closed":
             return job
-        if not job.create_tx_hash and await self.backend.deployment_state(job.dseq) is None:
+        if not job.create_tx_hash and await self.backend_for(job).deployment_state(job.dseq) is None:
             return self._move(job, "closed", "Nothing was on chain; marked closed.", closed_at=datetime.now(UTC))
         job, refund = await self._close_on_chain(job, reason="closed by the owner")
         return self._move(
@@ -324,10 +347,10 @@ class DeployMachine:
         )
 
     async def _close_on_chain(self, job: Job, *, reason: str) -> tuple[Job, int]:
-        if await self.backend.deployment_state(job.dseq) != "active":
+        if await self.backend_for(job).deployment_state(job.dseq) != "active":
             return job, job.refund_uact or 0
-        before = await self.backend.uact_balance()
-        body = self.backend.close_deployment_body(dseq=job.dseq)
+        before = await self.backend_for(job).uact_balance()
+        body = self.backend_for(job).close_deployment_body(dseq=job.dseq)
 
         def on_signed(tx_hash: str) -> None:
             self.ledger.update_job(job.id, close_tx_hash=tx_hash)
@@ -336,14 +359,14 @@ class DeployMachine:
         included = await self._send(job, "close deployment", body, on_signed)
         now = datetime.now(UTC)
         deployment = self.ledger.upsert_deployment(
-            chain_id=job.chain_id, owner_address=job.account or self.backend.address, dseq=job.dseq,
+            chain_id=job.chain_id, owner_address=job.account or self.backend_for(job).address, dseq=job.dseq,
             network=job.network, owner=job.owner, job_id=job.id, state="closed", closed_at=now,
         )
         for lease in self.ledger.leases(deployment.id):
             if lease.state == "active":
                 self.ledger.upsert_lease(deployment_id=deployment.id, gseq=lease.gseq, oseq=lease.oseq,
                                          provider=lease.provider, state="closed", closed_at=now)
-        after = await self.backend.uact_balance()
+        after = await self.backend_for(job).uact_balance()
         refund = max(0, after - before)  # gas is paid in uakt, so the uact delta is exactly the refund
         self.ledger.audit(owner=job.owner, action="close deployment", plan_id=job.plan_id, tx_hash=included.tx_hash,
                           result=reason)
@@ -364,11 +387,15 @@ class DeployMachine:
             on_signed(tx_hash)
 
         try:
-            included = await self.backend.sign_and_send(body, on_signed=remember)
+            included = await self.backend_for(job).sign_and_send(body, on_signed=remember)
         except NectoError as exc:
             if signed:
                 self._tx(job, kind, signed[-1], "failed", error=exc.message[:300])
             raise
+        for replaced in signed[:-1]:
+            if replaced != included.tx_hash:
+                # Re-signed after an account sequence mismatch: CheckTx refused it, so it never reached a block.
+                self._tx(job, kind, replaced, "failed", error="replaced: re-signed after an account sequence mismatch")
         self._tx(job, kind, included.tx_hash, "included", height=included.height)
         return included
 

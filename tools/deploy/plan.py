@@ -189,7 +189,32 @@ def deploy_card(body: dict[str, Any], messages: list[dict[str, Any]], plan_id: s
         "plan_hash": digest,
         "messages": messages,
         "notes": body.get("notes", []),
+        **rail_fields(body, messages),
     }
+
+
+# --- console rail: the card says who pays, read from the decoded request it approves -----------------------
+SELF_RAIL = "self-custody: your key signs and pays in ACT"
+CONSOLE_RAIL = "Akash Console managed wallet: Console signs and pays network fees, billed in USD to your Console credit"
+
+
+def rail_fields(body: dict[str, Any], messages: list[dict[str, Any]]) -> dict[str, Any]:
+    """The payment rail line (and, on the Console rail, what differs: Console picks the dseq and pays the fee;
+    the card shows the sha256 of the SDL Console receives). A Console request whose deposit differs from the
+    plan's is refused, never shown."""
+    from tools.errors import PolicyDenied
+
+    console = next((m for m in messages if m.get("rail") == "console"), None)
+    if console is None:
+        return {"payment_rail": SELF_RAIL}
+    fields = console.get("fields") or {}
+    extra: dict[str, Any] = {"payment_rail": CONSOLE_RAIL, "fee_uakt_max": 0}
+    if "sdl_sha256" in fields:
+        if Decimal(str(fields.get("deposit_usd"))) != Decimal(body["deposit_uact"]) / MICRO:
+            raise PolicyDenied("The Console request does not match its plan's deposit; it will not be sent.",
+                               hint="Ask again for a fresh plan.")
+        extra.update(dseq="assigned by Console on approval", sdl_sha256=fields["sdl_sha256"])
+    return extra
 
 
 def close_card(body: dict[str, Any], messages: list[dict[str, Any]], plan_id: str, digest: str) -> dict[str, Any]:
@@ -206,6 +231,48 @@ def close_card(body: dict[str, Any], messages: list[dict[str, Any]], plan_id: st
         "fee_uakt_max": body["fee_uakt_max"],
         "plan_hash": digest,
         "messages": messages,
+        **rail_fields(body, messages),
+    }
+
+
+MINT_TYPE_URL = "/akash.bme.v1.MsgMintACT"
+
+
+def mint_card(body: dict[str, Any], messages: list[dict[str, Any]], plan_id: str, digest: str) -> dict[str, Any]:
+    """The mint card. The burn and the owner are read from the decoded MsgMintACT bytes and must equal the
+    plan's: a card that disagrees with the bytes to be signed is refused, never shown."""
+    from tools.errors import PolicyDenied
+
+    fields = messages[0].get("fields", {}) if len(messages) == 1 and messages[0].get("type_url") == MINT_TYPE_URL else {}
+    coin = fields.get("coins_to_burn") or {}
+    if (
+        not fields
+        or coin.get("denom") != "uakt"
+        or str(coin.get("amount")) != str(body["burn_uakt"])
+        or fields.get("owner") != body["owner_address"]
+        or fields.get("to") != fields.get("owner")
+    ):
+        raise PolicyDenied("The mint transaction does not match its plan; it will not be signed.",
+                           hint="Ask again for a fresh mint plan.")
+    burn = Decimal(str(coin["amount"]))
+    return {
+        "action": "mint ACT",
+        "plan_id": plan_id,
+        "network": body["network"],
+        "chain_id": body["chain_id"],
+        "owner": fields["owner"],
+        "burn_uakt": int(burn),
+        "burn_akt": money(burn / MICRO),
+        "burn_usd": body["usd_value"],
+        "akt_usd": body["akt_usd"],
+        "expected_uact": body["expected_uact"],
+        "expected_act": money(Decimal(body["expected_uact"]) / MICRO),
+        "min_act": money(Decimal(body["target_uact"]) / MICRO),
+        "for_plan_id": body.get("for_plan_id"),
+        "fee_uakt_max": body["fee_uakt_max"],
+        "plan_hash": digest,
+        "messages": messages,
+        "notes": body.get("notes", []),
     }
 
 
@@ -234,11 +301,19 @@ def describe_resources(groups: list[dict[str, Any]]) -> str:
 
 def card_text(card: dict[str, Any]) -> str:
     """A plain-text rendering of a card (ADK confirmation hint, CLI, bots)."""
+    if card["action"] == "mint ACT":
+        return (
+            f"Mint ACT on {card['network']} ({card['chain_id']}): burn {card['burn_akt']} AKT "
+            f"(${card['burn_usd']} at the oracle's ${card['akt_usd']}/AKT) for about {card['expected_act']} ACT "
+            f"(at least {card['min_act']} ACT), credited when the chain settles the mint a few blocks later. "
+            f"Fee at most {card['fee_uakt_max']} uakt. Plan {card['plan_hash'][:12]}."
+        )
     if card["action"] == "close deployment":
         return (
             f"Close deployment {card['dseq']} ({card['provider']}) on {card['network']} ({card['chain_id']}). "
             f"Unused deposit is refunded (estimate {card.get('refund_estimate_act') or '?'} ACT). "
             f"Fee at most {card['fee_uakt_max']} uakt. Plan {card['plan_hash'][:12]}."
+            + (f" Paid via {card['payment_rail']}." if card.get("payment_rail") else "")
         )
     return (
         f"Create deployment {card['dseq']} on {card['network']} ({card['chain_id']}): "
@@ -246,4 +321,5 @@ def card_text(card: dict[str, Any]) -> str:
         f"Deposit {card['deposit_act']} ACT (${card['deposit_usd']}), max price {card['max_price_uact_per_block']} uact/block "
         f"(${card['max_usd_per_hour']}/h, ${card['max_usd_per_month']}/month). Provider: {card['provider']}. "
         f"Fee at most {card['fee_uakt_max']} uakt. Plan {card['plan_hash'][:12]}."
+        + (f" Paid via {card['payment_rail']}." if card.get("payment_rail") else "")
     )

@@ -13,6 +13,7 @@ from tools.ledger.models import (
     Plan,
     RoutingDecision,
     TxRecord,
+    Wallet,
 )
 
 __all__ = [
@@ -28,4 +29,5 @@ __all__ = [
     "Plan",
     "RoutingDecision",
     "TxRecord",
+    "Wallet",
 ]

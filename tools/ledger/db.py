@@ -54,6 +54,7 @@ from tools.ledger.models import (
     Plan,
     RoutingDecision,
     TxRecord,
+    Wallet,
     utcnow,
 )
 
@@ -390,6 +391,41 @@ class Ledger:
         with self.session() as s:
             s.execute(statement)
             s.commit()
+
+    # --- browser wallets ---------------------------------------------------------------------------------
+    def save_wallet(
+        self, *, owner: str, address: str, public_key_hex: str, chain_id: str, wallet: str, is_ledger: bool
+    ) -> Wallet:
+        """Remember (or refresh) a wallet ``owner`` connected after a verified sign-in; it becomes the
+        owner's current wallet on that chain (the most recently connected one)."""
+        with self.session() as s:
+            row = s.exec(
+                select(Wallet).where(Wallet.owner == owner, Wallet.chain_id == chain_id, Wallet.address == address)
+            ).first()
+            if row is None:
+                row = Wallet(owner=owner, address=address, chain_id=chain_id, public_key_hex=public_key_hex,
+                             wallet=wallet, is_ledger=is_ledger)
+            else:
+                row.public_key_hex, row.wallet, row.is_ledger = public_key_hex, wallet, is_ledger
+                row.connected_at = utcnow()
+            s.add(row)
+            s.commit()
+            s.refresh(row)
+            return row
+
+    def current_wallet(self, owner: str, chain_id: str) -> Wallet | None:
+        """The wallet ``owner`` connected last on ``chain_id`` (each user sees only their own)."""
+        with self.session() as s:
+            return s.exec(
+                select(Wallet).where(Wallet.owner == owner, Wallet.chain_id == chain_id)
+                .order_by(Wallet.connected_at.desc(), Wallet.id.desc())
+            ).first()
+
+    def wallet_for_address(self, owner: str, chain_id: str, address: str) -> Wallet | None:
+        with self.session() as s:
+            return s.exec(
+                select(Wallet).where(Wallet.owner == owner, Wallet.chain_id == chain_id, Wallet.address == address)
+            ).first()
 
     # --- background work: claims on jobs (see the module docstring) -------------------------------------
     def claim_jobs(

@@ -37,7 +37,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).resolve().with_name("migrations")
-REVISIONS = ("0001", "0002", "0003")  # oldest first
+REVISIONS = ("0001", "0002", "0003", "0004")  # oldest first
 HEAD = REVISIONS[-1]
 LEGACY_TABLES = ("plan", "job", "jobevent", "auditentry", "blockedoffer")  # what create_all made (0001)
 

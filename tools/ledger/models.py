@@ -206,3 +206,22 @@ class TxRecord(SQLModel, table=True):
     status: str = "signed"  # signed | broadcast | included | failed
     error: str = ""
     at: datetime = Field(default_factory=utcnow)
+
+
+class Wallet(SQLModel, table=True):
+    """A browser wallet (Keplr, Leap) a user connected in the web chat, after a verified sign-in.
+
+    Only public data: the address, the compressed public key (hex) and the wallet's name. ``is_ledger``
+    accounts are remembered but never asked to sign (a Ledger cannot sign in direct mode).
+    """
+
+    __table_args__ = (UniqueConstraint("owner", "chain_id", "address", name="uq_wallet_owner_chain_address"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    owner: str = Field(index=True)  # the Necto user (chat user id)
+    address: str = Field(index=True)
+    public_key_hex: str
+    chain_id: str
+    wallet: str = "keplr"  # keplr | leap
+    is_ledger: bool = False
+    connected_at: datetime = Field(default_factory=utcnow)
