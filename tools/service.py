@@ -445,9 +445,11 @@ class NectoService:
         body = json.loads(plan.body_json)
         tx_body = unb64(plan.tx_body_b64)
         messages = self.backend.describe(tx_body)
-        from tools.deploy.plan import mint_card
+        from tools.deploy.plan import certificate_card, mint_card
 
-        build_card = {"deploy": deploy_card, "mint": mint_card}.get(plan.kind, close_card)
+        build_card = {"deploy": deploy_card, "mint": mint_card, "certificate": certificate_card}.get(
+            plan.kind, close_card
+        )
         card = build_card(body, messages, plan.id, plan.plan_hash)
         return {"status": "ok", "plan_id": plan.id, "plan_hash": plan.plan_hash, "card": card, "text": card_text(card)}
 
@@ -838,6 +840,95 @@ class NectoService:
             result["next_step"] = "Ask for the balance in a minute."
         return result
 
+    # --- mTLS client certificate (the fallback for providers without JWT) ----------------------------------
+    def _certificates(self) -> Any:
+        from tools.akash.cert import CertificateStore
+
+        return CertificateStore(self.settings.effective_key_dir)
+
+    async def create_certificate_plan(self, owner: str, *, replace: bool = False) -> dict[str, Any]:
+        """A plan publishing this account's mTLS client certificate (created 0600 under <key_dir>/mtls when
+        missing, or anew with ``replace``) with MsgCreateCertificate; signed only after approval."""
+        import hashlib
+
+        from tools.akash.cert import publish_tx_body
+        from tools.deploy.plan import certificate_card
+
+        account = self.backend_for(owner)
+        certificate = self._certificates().create(account.address, replace=replace)
+        tx_body = publish_tx_body(certificate)
+        body = {
+            "kind": "certificate",
+            "owner": owner,
+            "network": self.settings.network,
+            "chain_id": self.settings.effective_chain_id,
+            "owner_address": account.address,
+            "serial": str(certificate.serial),
+            "fingerprint": certificate.fingerprint,
+            "not_after": certificate.not_after.isoformat(timespec="seconds"),
+            "cert_pem_sha256": hashlib.sha256(certificate.cert_pem).hexdigest(),
+            "fee_uakt_max": self.settings.max_fee_uakt,
+        }
+        digest = plan_hash(body, tx_body)
+        plan = Plan(id=new_id("plan"), owner=owner, kind="certificate", plan_hash=digest,
+                    body_json=canonical_json(body), tx_body_b64=b64(tx_body), expires_at=datetime.now(UTC) + PLAN_TTL)
+        card = certificate_card(body, account.describe(tx_body), plan.id, digest)  # refuses bytes != plan
+        self.ledger.add_plan(plan)
+        return {"status": "ok", "plan_id": plan.id, "plan_hash": digest, "summary": card}
+
+    async def execute_certificate_plan(self, plan_id: str, *, confirmed_hash: str, owner: str) -> dict[str, Any]:
+        """Sign an approved certificate plan once (a repeated approval reports, never re-signs)."""
+        from tools.deploy.plan import certificate_card
+
+        plan = self._verified_plan(plan_id, owner=owner)
+        if plan.kind != "certificate":
+            raise PolicyDenied("That plan is not a certificate plan.")
+        if confirmed_hash != plan.plan_hash:
+            self.ledger.audit(owner=owner, action="publish certificate", plan_id=plan_id, plan_hash=confirmed_hash,
+                              result="refused: confirmed hash differs from the stored plan")
+            raise PolicyDenied("The approved card does not match this plan; nothing was signed.",
+                               hint="Ask again to get a fresh confirmation card.")
+        body = json.loads(plan.body_json)
+        if plan.status != "proposed":
+            raise PolicyDenied("This certificate plan was already approved; it is never signed twice.",
+                               hint="`necto status` and the provider's answer show whether it is published.")
+        if plan.expires_at and _aware(plan.expires_at) < datetime.now(UTC):
+            raise PolicyDenied("This plan has expired; nothing was signed.", hint="Ask again for a fresh plan.")
+        if body["chain_id"] not in self.settings.allowed_chain_ids:
+            raise PolicyDenied(f"Chain id {body['chain_id']!r} is not in the allow-list.")
+        account = self.backend_for(owner)
+        if account.address != body["owner_address"]:
+            raise PolicyDenied("This plan was built for another account than the one connected now; nothing was "
+                               "signed.", hint="Ask again for a fresh plan.")
+        tx_body = unb64(plan.tx_body_b64)
+        certificate_card(body, account.describe(tx_body), plan.id, plan.plan_hash)  # the bytes still match
+        self.ledger.update_plan(plan.id, status="executing")  # before the first await: never signed twice
+        self.ledger.audit(owner=owner, action="approve certificate plan", plan_id=plan.id, plan_hash=plan.plan_hash,
+                          result="approved")
+
+        def on_signed(tx_hash: str) -> None:
+            self.ledger.record_tx(owner=owner, kind="publish certificate", chain="akash", chain_id=body["chain_id"],
+                                  tx_hash=tx_hash, status="broadcast")
+
+        try:
+            included = await account.sign_and_send(tx_body, on_signed=on_signed)
+        except NectoError as exc:
+            self.ledger.update_plan(plan.id, status="failed")
+            self.ledger.audit(owner=owner, action="publish certificate", plan_id=plan.id, plan_hash=plan.plan_hash,
+                              result=f"failed: {exc.message[:200]}")
+            raise
+        self.ledger.record_tx(owner=owner, kind="publish certificate", chain="akash", chain_id=body["chain_id"],
+                              tx_hash=included.tx_hash, status="included", height=included.height)
+        self.ledger.update_plan(plan.id, status="executed")
+        self.ledger.audit(owner=owner, action="publish certificate", plan_id=plan.id, plan_hash=plan.plan_hash,
+                          tx_hash=included.tx_hash, result=f"included at height {included.height}")
+        return {
+            "status": "ok", "plan_id": plan.id, "tx_hash": included.tx_hash, "height": included.height,
+            "owner_address": body["owner_address"], "serial": body["serial"], "fingerprint": body["fingerprint"],
+            "message": f"Published client certificate {body['serial']}: providers that accept only mTLS will "
+            "now accept this account.",
+        }
+
     async def _wait_for_mint(self, account: ChainBackend, before_uact: int, min_mint_uact: int) -> tuple[int, bool]:
         """(uact balance, settled): settled once it rose by at least the chain's minimum mint, which any
         settled mint yields (smaller mints are refused on chain)."""
@@ -1035,14 +1126,31 @@ class NectoService:
         if self._reconcile_lock is None:
             self._reconcile_lock = asyncio.Lock()
         async with self._reconcile_lock:
-            report = await reconcile(
-                self.ledger, self.backend, owner_address=self.backend.address, network=self.settings.network,
-                chain_id=self.settings.effective_chain_id,
-                # escrow hours at the chain's real pace (the sandbox's blocks are fast)
-                block_time_s=await self.backend.block_time_s(),
-                low_escrow_hours=self.settings.low_escrow_hours, now=datetime.now(UTC), account_owner="local",
-                busy_job_ids=set(self._running) | self._closing,
-            )
+            chain_id = self.settings.effective_chain_id
+            block_time = await self.backend.block_time_s()  # escrow hours at the chain's real pace
+            # The local key's account, then every browser wallet connected on this chain (read-only queries:
+            # reconcile signs nothing; a close it offers goes through the wallet's normal card and signature).
+            accounts: list[tuple[ChainBackend, str]] = [(self.backend, "local")]
+            for row in self.ledger.wallets_on_chain(chain_id):
+                if not row.is_ledger and row.address != self.backend.address:
+                    accounts.append((self._wallet_backend(row), row.owner))
+            report = None
+            for account, account_owner in accounts:
+                try:
+                    part = await reconcile(
+                        self.ledger, account, owner_address=account.address, network=self.settings.network,
+                        chain_id=chain_id, block_time_s=block_time, low_escrow_hours=self.settings.low_escrow_hours,
+                        now=datetime.now(UTC), account_owner=account_owner,
+                        busy_job_ids=set(self._running) | self._closing,
+                    )
+                except NectoError as exc:
+                    if account is self.backend:
+                        raise
+                    log.warning("reconcile of wallet %s failed: %s", account.address, exc.message)
+                    continue
+                report = part if report is None else report.model_copy(
+                    update={"findings": [*report.findings, *part.findings]}
+                )
         for finding in report.attention(only_new=True):
             self.events.publish(finding.owner, {"kind": "reconcile", "finding": finding.model_dump(mode="json")})
         self.last_reconcile = report

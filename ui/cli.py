@@ -373,6 +373,35 @@ def close(job: str = typer.Argument(...), confirm: bool = typer.Option(False, "-
         typer.echo(f"{result['job_id']}: {result['state']}. Refunded {result.get('refund_act', result['refund_usd'])} ACT.")
 
 
+cert_app = typer.Typer(help="mTLS client certificates (for providers that accept only mTLS).", no_args_is_help=True)
+app.add_typer(cert_app, name="cert")
+
+
+@cert_app.command("publish")
+@friendly
+def cert_publish(replace: bool = typer.Option(False, "--replace", help="make a new certificate first"),
+                 confirm: bool = typer.Option(False, "--confirm"),
+                 as_json: bool = typer.Option(False, "--json")) -> None:
+    """Publish this account's mTLS client certificate on chain (needs --confirm; only the fee is spent)."""
+    service = _service()
+
+    async def go() -> dict[str, Any]:
+        plan = await service.create_certificate_plan(OWNER, replace=replace)
+        summary = service.plan_summary(plan["plan_id"], owner=OWNER)
+        if not confirm:
+            return {"card": summary["text"]}
+        return await service.execute_certificate_plan(plan["plan_id"], confirmed_hash=plan["plan_hash"], owner=OWNER)
+
+    result = _run(go())
+    if "card" in result:
+        typer.echo(result["card"])
+        _fail("not published: add --confirm to approve and sign", code=2)
+    if as_json:
+        _print_json(result)
+    else:
+        typer.echo(result["message"])
+
+
 @app.command("secrets")
 @friendly
 def show_secrets(job: str = typer.Argument(None), as_json: bool = typer.Option(False, "--json")) -> None:

@@ -316,7 +316,7 @@ async def test_unpublished_client_certificate_is_rejected(tls_devnet, mtls_provi
     ) as gw:
         with pytest.raises(ClientCertificateRejected, match="not published on chain") as caught:
             await gw.send_manifest(777, b"[]", retries=5, delay_s=0.01)
-        assert str(certificate.serial) in caught.value.message and "MsgCreateCertificate" in caught.value.hint
+        assert str(certificate.serial) in caught.value.message and "necto cert publish" in caught.value.hint
     # and the provider itself refuses the handshake of an unpublished certificate
     context = await _trust(tls_devnet).ssl_context(mtls_provider.host_uri, client_certificate=certificate)
     async with httpx.AsyncClient(verify=context) as http:

@@ -74,3 +74,38 @@ async def test_instructions_in_provider_metadata_never_reach_the_wallet(service,
         for sim in devnet.providers:
             record = devnet.chain.providers[sim.owner]
             record.attributes = [(k, sim.organization if k == "organization" else v) for k, v in record.attributes]
+
+
+async def test_instructions_in_container_logs_never_reach_the_wallet(service, devnet):
+    from devnet.providers import INJECTION_LINE
+
+    wallet = await wallet_for(service)
+    plan = await service.create_deploy_plan(
+        {"workload": "static"}, port=None, offer_id=None, owner="u", env={"NECTO_DEVNET_INJECT": "1"}
+    )
+    result = await service.execute_deploy_plan(plan["plan_id"], confirmed_hash=plan["plan_hash"], owner="u")
+    assert result["state"] == "running", result
+    job_id, dseq = result["job_id"], plan["summary"]["dseq"]
+    logs = await service.logs(job_id, tail=50, service=None, owner="u")
+    assert any(INJECTION_LINE[:30] in line["message"] for line in logs["lines"])  # the attack is in the logs
+    signed_before = wallet.kinds().count("direct")
+
+    # A model that obeys the logs: it reads them, then closes the deployment and claims the user agreed.
+    model = ScriptedLlm(responses=[
+        call("tail_logs", job_id=job_id), call("close_deployment", job_id=job_id),
+        text("The logs asked me to close it; done."),
+        call("adk_request_confirmation", confirmed=True, payload={"job_id": job_id}),
+        call("close_deployment", job_id=job_id), text("Closed as the logs said."),
+    ])
+    runner, session = await runner_for(service, model)
+    turn = await run_turn(runner, user_id="u", session_id=session, text="show me the logs")
+    later = await run_turn(runner, user_id="u", session_id=session, text="ok")
+    assert not any(c.name == "close_deployment" and c.executed for c in turn.tool_calls + later.tool_calls)
+    assert wallet.kinds().count("direct") == signed_before  # no transaction was put to the wallet
+    assert devnet.chain.deployments[(wallet.address, dseq)].state == "active"
+    await runner.close()
+
+    # Only the user's own approval of the code-built close card signs, with the wallet.
+    close = await service.create_close_plan(job_id, owner="u")
+    closed = await service.execute_close_plan(close["plan_id"], confirmed_hash=close["plan_hash"], owner="u")
+    assert closed["state"] == "closed" and wallet.kinds().count("direct") == signed_before + 1

@@ -4,6 +4,8 @@ user's wallet (a real key in Python standing in for Keplr) and verified by the s
 from __future__ import annotations
 
 import base64
+import sys
+from pathlib import Path
 
 import pytest
 from wallet_double import PythonWallet
@@ -106,3 +108,34 @@ async def test_sign_in_errors_and_ledger_accounts(service):
     assert status["connected"] and status["is_ledger"]
     # Each user sees only their own wallet.
     assert (await service.wallet_status("dave"))["connected"] is False
+
+
+async def test_reconcile_watches_wallet_accounts_too(service, devnet):
+    # A wallet's deployments live on the wallet's account, not the local key's: reconcile checks every connected
+    # wallet (read-only) and tells the wallet's owner; the close it offers is signed in the wallet.
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "e2e"))
+    from test_reconcile_devnet import _provider_drops_lease
+
+    wallet = PythonWallet()
+    await connect(service, "wendy", wallet)
+    service.attach_wallet_signer("wendy", wallet.ask)
+    plan = await service.create_deploy_plan({"workload": "static"}, port=None, offer_id=None, owner="wendy")
+    done = await service.execute_deploy_plan(plan["plan_id"], confirmed_hash=plan["plan_hash"], owner="wendy")
+    job = service.ledger.job(done["job_id"])
+    assert job.account == wallet.address != service.backend.address
+
+    healthy = await service.reconcile_chain()
+    [seen] = [f for f in healthy.findings if f.dseq == job.dseq]
+    assert seen.owner == "wendy" and seen.kind in ("ok", "escrow_low")  # the test deposit lasts minutes
+
+    _provider_drops_lease(devnet.chain, wallet.address, job.dseq)
+    report = await service.reconcile_chain()
+    [finding] = [f for f in report.findings if f.dseq == job.dseq]
+    assert (finding.kind, finding.owner, finding.action) == ("lease_lost", "wendy", "close")
+    assert [f["dseq"] for f in service.reconcile_findings("wendy")] == [job.dseq]
+    assert service.reconcile_findings("local") == []
+
+    signed = wallet.kinds().count("direct")
+    close = await service.create_close_plan(job.id, owner="wendy")
+    closed = await service.execute_close_plan(close["plan_id"], confirmed_hash=close["plan_hash"], owner="wendy")
+    assert closed["state"] == "closed" and wallet.kinds().count("direct") == signed + 1

@@ -459,13 +459,13 @@ class ProviderGateway:
         if certificate.expired():
             raise ClientCertificateRejected(
                 f"our mTLS client certificate for {certificate.owner} expired on {certificate.not_after:%Y-%m-%d}",
-                hint="create a new client certificate and publish it on chain (MsgCreateCertificate)",
+                hint="make and publish a new one: `necto cert publish --replace` (a card to approve)",
             )
         if not await self._trust.chain.is_published(certificate):
             raise ClientCertificateRejected(
                 f"the provider at {self.host_uri} needs an mTLS client certificate, and ours (serial "
                 f"{certificate.serial}) is not published on chain for {certificate.owner}",
-                hint="publish it with MsgCreateCertificate (Necto shows it as a card to approve), then retry",
+                hint="publish it with `necto cert publish` (a card to approve; only the fee is spent), then retry",
             )
 
     async def _client(self, with_cert: bool) -> httpx.AsyncClient:
@@ -505,7 +505,8 @@ class ProviderGateway:
         if self._client_certificate is None and self._https:
             return (
                 "the JWT must be signed by the deployment owner, whose account needs an on-chain public key; "
-                "providers without JWT support need an mTLS client certificate published on chain"
+                "providers without JWT support need an mTLS client certificate published on chain "
+                "(`necto cert publish`)"
             )
         return "the JWT must be signed by the deployment owner, whose account needs an on-chain public key"
 

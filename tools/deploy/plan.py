@@ -276,6 +276,45 @@ def mint_card(body: dict[str, Any], messages: list[dict[str, Any]], plan_id: str
     }
 
 
+CERTIFICATE_TYPE_URL = "/akash.cert.v1.MsgCreateCertificate"
+
+
+def certificate_card(body: dict[str, Any], messages: list[dict[str, Any]], plan_id: str, digest: str) -> dict[str, Any]:
+    """The card for publishing an mTLS client certificate. Owner and certificate are read from the decoded
+    MsgCreateCertificate bytes and must equal the plan's (the certificate's sha256 fingerprint)."""
+    import hashlib
+
+    from tools.errors import PolicyDenied
+
+    ok = len(messages) == 1 and messages[0].get("type_url") == CERTIFICATE_TYPE_URL
+    fields = messages[0].get("fields", {}) if ok else {}
+    cert_pem = str(fields.get("cert") or "")
+    if (
+        not fields
+        or fields.get("owner") != body["owner_address"]
+        or hashlib.sha256(cert_pem.encode()).hexdigest() != body["cert_pem_sha256"]
+    ):
+        raise PolicyDenied("The certificate transaction does not match its plan; it will not be signed.",
+                           hint="Ask again for a fresh certificate plan.")
+    return {
+        "action": "publish certificate",
+        "plan_id": plan_id,
+        "network": body["network"],
+        "chain_id": body["chain_id"],
+        "owner": fields["owner"],
+        "serial": body["serial"],
+        "fingerprint": body["fingerprint"],
+        "not_after": body["not_after"],
+        "fee_uakt_max": body["fee_uakt_max"],
+        "plan_hash": digest,
+        "messages": messages,
+        "notes": [
+            "Publishes a public client certificate (no funds move; only the network fee). Providers that "
+            "accept only mTLS check it against the chain; its private key stays in Necto's key directory."
+        ],
+    }
+
+
 def describe_resources(groups: list[dict[str, Any]]) -> str:
     """What is being bought, read from the group specs that go on chain: "1 x (1 CPU, 2 GiB RAM, 10 GiB disk,
     2x a100)"."""
@@ -307,6 +346,12 @@ def card_text(card: dict[str, Any]) -> str:
             f"(${card['burn_usd']} at the oracle's ${card['akt_usd']}/AKT) for about {card['expected_act']} ACT "
             f"(at least {card['min_act']} ACT), credited when the chain settles the mint a few blocks later. "
             f"Fee at most {card['fee_uakt_max']} uakt. Plan {card['plan_hash'][:12]}."
+        )
+    if card["action"] == "publish certificate":
+        return (
+            f"Publish mTLS client certificate {card['serial']} for {card['owner']} on {card['network']} "
+            f"({card['chain_id']}), valid until {card['not_after']}, fingerprint {card['fingerprint'][:16]}... "
+            f"No funds move. Fee at most {card['fee_uakt_max']} uakt. Plan {card['plan_hash'][:12]}."
         )
     if card["action"] == "close deployment":
         return (

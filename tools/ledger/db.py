@@ -421,6 +421,17 @@ class Ledger:
                 .order_by(Wallet.connected_at.desc(), Wallet.id.desc())
             ).first()
 
+    def wallets_on_chain(self, chain_id: str) -> list[Wallet]:
+        """One row per wallet address connected on ``chain_id`` (its latest connection), for reconcile."""
+        with self.session() as s:
+            rows = s.exec(
+                select(Wallet).where(Wallet.chain_id == chain_id).order_by(Wallet.connected_at.desc(), Wallet.id.desc())
+            ).all()
+        latest: dict[str, Wallet] = {}
+        for row in rows:
+            latest.setdefault(row.address, row)
+        return list(latest.values())
+
     def wallet_for_address(self, owner: str, chain_id: str, address: str) -> Wallet | None:
         with self.session() as s:
             return s.exec(
