@@ -33,7 +33,7 @@ import hashlib
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
@@ -45,7 +45,8 @@ from pydantic import SecretStr
 from tools.akash.gateway import ProviderGateway
 from tools.console.client import ConsoleClient, DeploymentDetail
 from tools.console.errors import ConsoleCreditExhausted, ConsoleError, ConsoleNotFound, ConsoleRefused
-from tools.deploy.backend import Bid, ChainDeployment, ChainLease, IncludedTx, LeaseReadiness
+from tools.deploy.backend import Bid, ChainDeployment, ChainLease, IncludedTx
+from tools.deploy.provider_access import ProviderAccess
 from tools.errors import BroadcastError, ChainError, PolicyDenied
 from tools.settings import NectoSettings
 from tools.text import clean_text
@@ -156,7 +157,7 @@ class _NoLocalKey:
         return "NoLocalKey()"
 
 
-class ConsoleBackend:
+class ConsoleBackend(ProviderAccess):
     rail = RAIL
     faucet = False  # Console bills a card; there is nothing to top up from a faucet
 
@@ -469,39 +470,6 @@ class ConsoleBackend:
             # Plain http only for the loopback devnet: the bearer JWT is a credential.
             allow_http=self.settings.network == "sandbox",
         )
-
-    async def send_manifest(self, host_uri: str, dseq: int, manifest_json: bytes) -> None:
-        """Console sent the manifest with the lease; sending it again is idempotent and proves the provider
-        holds the approved one (it answers 422 on a hash mismatch)."""
-        async with self._gateway(host_uri) as gateway:
-            await gateway.send_manifest(dseq, manifest_json, retries=self.settings.manifest_retries, delay_s=0.5)
-
-    async def lease_readiness(self, host_uri: str, dseq: int, gseq: int, oseq: int) -> LeaseReadiness | None:
-        async with self._gateway(host_uri) as gateway:
-            status = await gateway.lease_status(dseq, gseq, oseq)
-        if status is None:
-            return None
-        return LeaseReadiness(
-            ready=status.ready,
-            uris=[uri for svc in status.services.values() for uri in svc.uris],
-            forwarded_ports=[
-                {"service": name, **port.model_dump()} for name, ports in status.forwarded_ports.items() for port in ports
-            ],
-            services={name: svc.model_dump() for name, svc in status.services.items()},
-        )
-
-    async def logs(
-        self, host_uri: str, dseq: int, gseq: int, oseq: int, *, tail: int, follow: bool, services: list[str] | None
-    ) -> AsyncIterator[dict[str, str]]:
-        async with self._gateway(host_uri) as gateway:
-            async for line in gateway.logs(dseq, gseq, oseq, tail=tail, follow=follow, services=services):
-                yield {"service": line.service, "message": line.message}
-
-
-    async def kube_events(self, host_uri: str, dseq: int, gseq: int, oseq: int) -> AsyncIterator[dict[str, str]]:
-        async with self._gateway(host_uri) as gateway:
-            async for event in gateway.events(dseq, gseq, oseq, follow=False):
-                yield event.model_dump()
 
 
 def _plain(value: Any) -> Any:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -25,8 +25,9 @@ from tools.akash.jwt import create_jwt
 from tools.akash.rest import AkashRest, Deployment, Lease
 from tools.akash.signer import AsyncTxSigner, LocalKeySigner, TxSigner
 from tools.akash.tx import TxClient
-from tools.deploy.backend import Bid, ChainDeployment, ChainLease, IncludedTx, LeaseReadiness
+from tools.deploy.backend import Bid, ChainDeployment, ChainLease, IncludedTx
 from tools.deploy.funding import DEFAULT_HALT_RATIO, Balances, BmeState
+from tools.deploy.provider_access import ProviderAccess
 from tools.errors import ChainError, InsufficientFunds, PolicyDenied
 from tools.settings import NectoSettings
 from tools.tls import default_ssl_context
@@ -54,7 +55,7 @@ def tx_body_messages(body: bytes) -> tuple[list[Any], str]:
     return list(parsed.messages), parsed.memo
 
 
-class AkashBackend:
+class AkashBackend(ProviderAccess):
     def __init__(
         self,
         settings: NectoSettings,
@@ -308,37 +309,6 @@ class AkashBackend:
             )
             trust = self._trust = ProviderTrust(chain)
         return trust
-
-    async def send_manifest(self, host_uri: str, dseq: int, manifest_json: bytes) -> None:
-        async with self._gateway(host_uri) as gateway:
-            await gateway.send_manifest(dseq, manifest_json, retries=self.settings.manifest_retries, delay_s=0.5)
-
-    async def lease_readiness(self, host_uri: str, dseq: int, gseq: int, oseq: int) -> LeaseReadiness | None:
-        async with self._gateway(host_uri) as gateway:
-            status = await gateway.lease_status(dseq, gseq, oseq)
-        if status is None:
-            return None
-        return LeaseReadiness(
-            ready=status.ready,
-            uris=[uri for svc in status.services.values() for uri in svc.uris],
-            forwarded_ports=[
-                {"service": name, **port.model_dump()} for name, ports in status.forwarded_ports.items() for port in ports
-            ],
-            services={name: svc.model_dump() for name, svc in status.services.items()},
-        )
-
-    async def logs(
-        self, host_uri: str, dseq: int, gseq: int, oseq: int, *, tail: int, follow: bool, services: list[str] | None
-    ) -> AsyncIterator[dict[str, str]]:
-        async with self._gateway(host_uri) as gateway:
-            async for line in gateway.logs(dseq, gseq, oseq, tail=tail, follow=follow, services=services):
-                yield {"service": line.service, "message": line.message}
-
-    async def kube_events(self, host_uri: str, dseq: int, gseq: int, oseq: int) -> AsyncIterator[dict[str, str]]:
-        """The lease's Kubernetes events (scheduling, image pulls, restarts) so far, sanitised by the gateway."""
-        async with self._gateway(host_uri) as gateway:
-            async for event in gateway.events(dseq, gseq, oseq, follow=False):
-                yield event.model_dump()
 
 
 def _chain_deployment(deployment: Deployment, leases: list[Lease]) -> ChainDeployment:
