@@ -742,31 +742,43 @@ class NectoService:
         self.ledger.add_plan(plan)
         return {"status": "ok", "plan_id": plan.id, "plan_hash": digest, "for_plan_id": for_plan_id, "summary": card}
 
-    async def execute_mint_plan(self, plan_id: str, *, confirmed_hash: str, owner: str) -> dict[str, Any]:
-        """Sign an approved mint plan, then wait (bounded) until the minted ACT reaches the balance."""
-        from tools.deploy.funding import affordable_now, check_mints_allowed
-        from tools.deploy.plan import mint_card
-
+    def _approved_plan(self, plan_id: str, *, kind: str, action: str, confirmed_hash: str, owner: str) -> Plan:
+        """The stored plan ``owner`` approved: intact, of ``kind``, and exactly the one on the card (an
+        approval of another hash is audited and refused)."""
         plan = self._verified_plan(plan_id, owner=owner)
-        if plan.kind != "mint":
-            raise PolicyDenied("That plan is not a mint plan.")
+        if plan.kind != kind:
+            raise PolicyDenied(f"That plan is not a {kind} plan.")
         if confirmed_hash != plan.plan_hash:
-            self.ledger.audit(owner=owner, action="mint ACT", plan_id=plan_id, plan_hash=confirmed_hash,
+            self.ledger.audit(owner=owner, action=action, plan_id=plan_id, plan_hash=confirmed_hash,
                               result="refused: confirmed hash differs from the stored plan")
             raise PolicyDenied("The approved card does not match this plan; nothing was signed.",
                                hint="Ask again to get a fresh confirmation card.")
-        body = json.loads(plan.body_json)
-        if plan.status != "proposed":
-            return await self._mint_reported_again(plan, body)  # ADK may run a confirmed tool twice: never re-sign
+        return plan
+
+    def _signing_account(self, plan: Plan, body: dict[str, Any], owner: str, *, why_expired: str = "") -> ChainBackend:
+        """The account that signs an approved single-transaction plan, after the last checks: not expired, an
+        allowed chain, and still the account the plan was built for."""
         if plan.expires_at and _aware(plan.expires_at) < datetime.now(UTC):
-            raise PolicyDenied("This mint plan has expired (the AKT price moves); nothing was signed.",
+            raise PolicyDenied(f"This {plan.kind} plan has expired{why_expired}; nothing was signed.",
                                hint="Ask again for a fresh plan.")
         if body["chain_id"] not in self.settings.allowed_chain_ids:
             raise PolicyDenied(f"Chain id {body['chain_id']!r} is not in the allow-list.")
         account = self.backend_for(owner)
         if account.address != body["owner_address"]:
-            raise PolicyDenied("This mint plan was built for another account than the one connected now; nothing "
-                               "was signed.", hint="Ask again for a fresh mint plan.")
+            raise PolicyDenied(f"This {plan.kind} plan was built for another account than the one connected now; "
+                               "nothing was signed.", hint=f"Ask again for a fresh {plan.kind} plan.")
+        return account
+
+    async def execute_mint_plan(self, plan_id: str, *, confirmed_hash: str, owner: str) -> dict[str, Any]:
+        """Sign an approved mint plan, then wait (bounded) until the minted ACT reaches the balance."""
+        from tools.deploy.funding import affordable_now, check_mints_allowed
+        from tools.deploy.plan import mint_card
+
+        plan = self._approved_plan(plan_id, kind="mint", action="mint ACT", confirmed_hash=confirmed_hash, owner=owner)
+        body = json.loads(plan.body_json)
+        if plan.status != "proposed":
+            return await self._mint_reported_again(plan, body)  # ADK may run a confirmed tool twice: never re-sign
+        account = self._signing_account(plan, body, owner, why_expired=" (the AKT price moves)")
         tx_body = unb64(plan.tx_body_b64)
         mint_card(body, account.describe(tx_body), plan.id, plan.plan_hash)  # the bytes still match the plan
         # Marked before the first await: a second call for this plan reports instead of signing again.
@@ -880,26 +892,14 @@ class NectoService:
         """Sign an approved certificate plan once (a repeated approval reports, never re-signs)."""
         from tools.deploy.plan import certificate_card
 
-        plan = self._verified_plan(plan_id, owner=owner)
-        if plan.kind != "certificate":
-            raise PolicyDenied("That plan is not a certificate plan.")
-        if confirmed_hash != plan.plan_hash:
-            self.ledger.audit(owner=owner, action="publish certificate", plan_id=plan_id, plan_hash=confirmed_hash,
-                              result="refused: confirmed hash differs from the stored plan")
-            raise PolicyDenied("The approved card does not match this plan; nothing was signed.",
-                               hint="Ask again to get a fresh confirmation card.")
+        plan = self._approved_plan(
+            plan_id, kind="certificate", action="publish certificate", confirmed_hash=confirmed_hash, owner=owner
+        )
         body = json.loads(plan.body_json)
         if plan.status != "proposed":
             raise PolicyDenied("This certificate plan was already approved; it is never signed twice.",
                                hint="`necto status` and the provider's answer show whether it is published.")
-        if plan.expires_at and _aware(plan.expires_at) < datetime.now(UTC):
-            raise PolicyDenied("This plan has expired; nothing was signed.", hint="Ask again for a fresh plan.")
-        if body["chain_id"] not in self.settings.allowed_chain_ids:
-            raise PolicyDenied(f"Chain id {body['chain_id']!r} is not in the allow-list.")
-        account = self.backend_for(owner)
-        if account.address != body["owner_address"]:
-            raise PolicyDenied("This plan was built for another account than the one connected now; nothing was "
-                               "signed.", hint="Ask again for a fresh plan.")
+        account = self._signing_account(plan, body, owner)
         tx_body = unb64(plan.tx_body_b64)
         certificate_card(body, account.describe(tx_body), plan.id, plan.plan_hash)  # the bytes still match
         self.ledger.update_plan(plan.id, status="executing")  # before the first await: never signed twice
