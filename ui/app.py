@@ -233,6 +233,7 @@ async def starters(user: Any = None, language: Any = None) -> list[cl.Starter]:
         cl.Starter(label="Compare GPU prices", message="compare prices for one H100 for 10 hours"),
         cl.Starter(label="A100 or H100?", message="A100 vs H100 for 10 hours"),
         cl.Starter(label="What is running?", message="list my jobs"),
+        cl.Starter(label="Sign with my Keplr wallet", message="connect my wallet"),
     ]
 
 

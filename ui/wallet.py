@@ -20,6 +20,7 @@ import asyncio
 import base64
 import binascii
 import logging
+import re
 import uuid
 from collections.abc import Mapping
 from typing import Any
@@ -33,6 +34,8 @@ log = logging.getLogger("necto.ui.wallet")
 CONNECT_ACTION = "necto_wallet_connect"
 SIGN_TIMEOUT_S = 300  # the page's own timeout (180 s) answers first; this bounds a page that went away
 RESUME_WORDS = frozenset({"resume", "resume it", "resume the job", "resume deploy", "resume the deploy", "continue"})
+# "connect my wallet", "use keplr", "sign with leap", "link my Keplr wallet" ... (the starter says the first)
+CONNECT_WORDS = re.compile(r"^\s*(connect|link|use|sign with|open)\b.{0,20}\b(wallet|keplr|leap)\b.{0,12}$", re.I)
 SESSION_ASK = "necto_wallet_ask"
 INTRO = (
     "Optional: connect Keplr or Leap to deploy from your own account. Necto builds each transaction, your "
@@ -85,9 +88,21 @@ async def _service() -> Any:
 
 # ----------------------------------------------------------------------------- chat start / end
 async def on_chat_start(service: Any, owner: str) -> None:
-    """Show the wallet card for this chat (connected state if the user has a wallet on this chain)."""
+    """Show the wallet card at chat start to users who connected a wallet before (the card would otherwise
+    hide the starters of a new chat); others open it with "connect my wallet" (a starter)."""
     if not hasattr(service, "wallet_challenge"):
         return
+    try:
+        known = (await service.wallet_status(owner)).get("connected")
+    except Exception:
+        log.exception("wallet status failed")
+        known = False
+    if known:
+        await show_card(service, owner)
+
+
+async def show_card(service: Any, owner: str) -> None:
+    """The wallet card (connected state if the user has a wallet on this chain)."""
     settings = service.settings
     chain_id = settings.effective_chain_id
     props: dict[str, Any] = {
@@ -211,7 +226,11 @@ def make_ask(session: Any, wallet: str) -> Any:
 
 # ----------------------------------------------------------------------------- resume
 async def handle_message(service: Any, owner: str, text: str) -> bool:
-    """'resume': continue the newest job of this user that stopped waiting for the wallet. True if handled."""
+    """'connect my wallet': show the wallet card; 'resume': continue the newest job of this user that stopped
+    waiting for the wallet. True if handled."""
+    if CONNECT_WORDS.match(text or "") and hasattr(service, "wallet_challenge"):
+        await show_card(service, owner)
+        return True
     if text.strip().lower().rstrip(".!") not in RESUME_WORDS or not hasattr(service, "paused_jobs"):
         return False
     jobs = service.paused_jobs(owner)

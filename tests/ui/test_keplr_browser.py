@@ -106,6 +106,10 @@ def test_deploy_and_close_signed_in_keplr(chat_url: str, tmp_path: Path) -> None
             install_wallet(page, wallet)
             page.goto(chat_url)
 
+            # A new chat shows its starters (no wallet card yet); the wallet starter opens the card.
+            starter = page.get_by_text("Sign with my Keplr wallet")
+            expect(starter).to_be_visible(timeout=STEP_TIMEOUT_MS)
+            starter.click()
             # Connect: the devnet's chain is unknown to the wallet, so it is suggested first; then sign-in.
             card = page.locator('[data-necto="wallet"]').first
             expect(card).to_be_visible(timeout=STEP_TIMEOUT_MS)
