@@ -373,6 +373,30 @@ def close(job: str = typer.Argument(...), confirm: bool = typer.Option(False, "-
         typer.echo(f"{result['job_id']}: {result['state']}. Refunded {result.get('refund_act', result['refund_usd'])} ACT.")
 
 
+@app.command()
+@friendly
+def mint(act: float = typer.Argument(..., help="ACT to mint (at least 10: the chain's minimum mint)"),
+         confirm: bool = typer.Option(False, "--confirm"), as_json: bool = typer.Option(False, "--json")) -> None:
+    """Mint ACT by burning AKT at the chain's oracle price (needs --confirm). Deposits are paid in ACT."""
+    service = _service()
+
+    async def go() -> dict[str, Any]:
+        plan = await service.create_mint_plan(OWNER, act_amount=act)
+        summary = service.plan_summary(plan["plan_id"], owner=OWNER)
+        if not confirm:
+            return {"card": summary["text"]}
+        return await service.execute_mint_plan(plan["plan_id"], confirmed_hash=plan["plan_hash"], owner=OWNER)
+
+    result = _run(go())
+    if "card" in result:
+        typer.echo(result["card"])
+        _fail("not minted: add --confirm to approve and sign", code=2)
+    if as_json:
+        _print_json(result)
+    else:
+        typer.echo(result["message"])
+
+
 cert_app = typer.Typer(help="mTLS client certificates (for providers that accept only mTLS).", no_args_is_help=True)
 app.add_typer(cert_app, name="cert")
 

@@ -186,3 +186,20 @@ def test_sdl_validate_reads_for_humans_and_fails_on_any_invalid_file():
     lines = bad.output.strip().splitlines()
     assert len(lines) == 1 + len(invalid)  # one line per file, never a traceback
     assert all(": invalid: " in line for line in lines[1:])
+
+
+def test_mint_shows_the_card_then_mints_with_confirm(env, devnet):
+    from tools.service import get_service
+
+    devnet.chain.faucet(get_service().backend.address)  # AKT to burn (the sandbox key is otherwise funded lazily)
+    card_only = run("mint", "20")
+    assert card_only.exit_code == 2, card_only.output
+    assert "Mint ACT" in card_only.output and "burn" in card_only.output and "add --confirm" in card_only.output
+
+    minted = run("mint", "20", "--confirm", "--json")
+    assert minted.exit_code == 0, minted.output
+    result = json.loads(minted.output)
+    assert result["settled"] is True and float(result["minted_act"]) >= 20
+
+    too_small = run("mint", "0")
+    assert too_small.exit_code == 1 and "Traceback" not in too_small.output
