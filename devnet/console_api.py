@@ -369,14 +369,14 @@ def console_routes(chain: Chain, fleet: ProviderFleet | None = None) -> list[Rou
         headers = {"authorization": f"Bearer {create_jwt(account.key, ttl_s=300)}", "content-type": "application/json"}
         answer = None
         async with httpx.AsyncClient(timeout=10.0) as client:
-            for _attempt in range(10):
+            for _attempt in range(20):
                 try:
                     answer = await client.put(f"{host_uri}/deployment/{dseq}/manifest", content=manifest, headers=headers)
                 except httpx.HTTPError as exc:
                     raise _Refused(502, "ProviderError", f"Provider {provider} unreachable: {type(exc).__name__}") from None
-                if answer.status_code != 404:
+                if answer.status_code not in (404, 502, 503, 504):
                     break
-                await asyncio.sleep(0.2)  # the provider has not seen the lease yet
+                await asyncio.sleep(0.25)  # the provider has not seen the lease yet, or is briefly unavailable
         assert answer is not None
         if answer.status_code == 422:
             raise _Refused(400, "BadRequestError", f"Provider rejected the manifest: {answer.text.strip()[:200]}")

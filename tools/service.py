@@ -1165,6 +1165,11 @@ class NectoService:
     async def resume_unfinished(self) -> list[dict[str, Any]]:
         """Continue every job a crash interrupted (or close it), so no deposit is stranded; and reconcile the
         ledger with the chain (deployments Necto lost track of, leases lost, escrow low, closed on chain)."""
+        for job in self.ledger.open_jobs():
+            # A create on the Console rail that stopped before its dseq was recorded: find its deployment by the
+            # create tx Console signed, before reconcile would call that deployment untracked.
+            if job.network == self.settings.network and job.id not in self._running:
+                await self.machine.recover_dseq(job)
         try:
             report = await self.reconcile_chain()
         except NectoError as exc:
@@ -1522,6 +1527,13 @@ class NectoService:
     def backend_for(self, owner: str) -> ChainBackend:
         """The chain account ``owner`` signs new plans with: their connected wallet, else the local key."""
         row = self.ledger.current_wallet(owner, self.settings.effective_chain_id)
+        if (row is None or row.is_ledger) and owner.startswith("wallet:"):
+            # Signed in with a wallet (NECTO_AUTH=wallet, ui/wallet_login.py): anyone with a wallet can be such
+            # a user, so they never fall back to this machine's key.
+            from tools.wallet.errors import LedgerUnsupported, WalletUnavailable
+
+            raise LedgerUnsupported() if row is not None else WalletUnavailable(
+                "Your wallet is not connected on this network.", hint="Sign out and sign in again with your wallet.")
         if row is None or row.is_ledger:
             return self.backend
         return self._wallet_backend(row)

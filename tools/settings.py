@@ -141,8 +141,9 @@ class NectoSettings(BaseSettings):
 
     # --- accounts: sign-in and chat history (README "Accounts") ----------------------------------------
     # none: one local user ("local", like the CLI); password: users from auth_users and the users file;
-    # header: an authenticating reverse proxy names the user in auth_header.
-    auth: Literal["none", "password", "header"] = "none"
+    # header: an authenticating reverse proxy names the user in auth_header; wallet: Keplr/Leap sign-in at
+    # /wallet-login (ADR-036 over a server nonce), the user is "wallet:<akash address>" (ui/wallet_login.py).
+    auth: Literal["none", "password", "header", "wallet"] = "none"
     auth_users: SecretStr | None = None  # "name:pbkdf2_sha256$...", comma- or newline-separated
     auth_users_file: Path | None = None  # None: <data_dir>/users (`necto user add` writes it, 0600)
     auth_header: str = "X-Forwarded-User"

@@ -5,6 +5,8 @@
               (``necto user add NAME``); see ui/users.py for the hashes
     header    an authenticating reverse proxy puts the user's name in ``NECTO_AUTH_HEADER``; with
               ``NECTO_AUTH_PROXY_SECRET`` the proxy must also send X-Necto-Proxy-Secret
+    wallet    sign in with Keplr or Leap at /wallet-login: an ADR-036 signature over a single-use server
+              nonce proves the Akash address, and the user is ``wallet:<address>`` (ui/wallet_login.py)
 
 The signed-in name is the ``owner`` every service call uses (ui/app.py ``_user_id``), so each user sees
 only their own jobs, plans and wallets. Chainlit signs its session token with CHAINLIT_AUTH_SECRET:
@@ -96,6 +98,10 @@ def install(settings: NectoSettings | None = None) -> str:
         if not len(directory):
             log.error("NECTO_AUTH=password but no users are configured: run `necto user add NAME`.")
         cl.password_auth_callback(password_callback(directory))
+    elif settings.auth == "wallet":
+        from ui import wallet_login
+
+        wallet_login.install(settings, os.environ["CHAINLIT_AUTH_SECRET"])
     else:
         if not settings.auth_proxy_secret:
             log.warning("NECTO_AUTH=header without NECTO_AUTH_PROXY_SECRET: anyone who reaches the chat "

@@ -118,15 +118,16 @@ def serve(port: int = typer.Option(8000, help="Port for the web chat."),
     settings = NectoSettings()
     if settings.auth == "password" and not configured_users(settings):
         _fail("NECTO_AUTH=password, but nobody can sign in yet", "add a user with `necto user add NAME`")
-    signs_in = settings.auth == "password" or (settings.auth == "header" and settings.auth_proxy_secret)
+    signs_in = settings.auth in ("password", "wallet") or (settings.auth == "header" and settings.auth_proxy_secret)
     if not loopback and not signs_in:
         # Without sign-in (or with a user header anyone could send), an Approve click from anywhere spends
         # from this machine's key.
         _fail(
             f"refusing to serve on {host} with no sign-in: anyone who can reach it could approve deployments "
             "paid from this machine's key",
-            "set NECTO_AUTH=password (see `necto user add`), or NECTO_AUTH=header with NECTO_AUTH_PROXY_SECRET "
-            "behind your proxy; or serve on 127.0.0.1 and use an SSH tunnel",
+            "set NECTO_AUTH=password (see `necto user add`), NECTO_AUTH=wallet (Keplr/Leap sign-in), or "
+            "NECTO_AUTH=header with NECTO_AUTH_PROXY_SECRET behind your proxy; or serve on 127.0.0.1 and use an "
+            "SSH tunnel",
         )
     env = chainlit_env()
     typer.echo(f"Necto web chat on http://{host}:{port} (network: {env.get('NECTO_NETWORK', 'sandbox')})", err=True)

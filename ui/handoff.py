@@ -282,13 +282,9 @@ def install_route(app: Any = None) -> None:
     """Add GET /handoff/{token} to Chainlit's server, ahead of its catch-all page route. Idempotent."""
     from starlette.routing import Route
 
-    if app is None:
-        from chainlit.server import app
-    routes = app.router.routes
-    if any(getattr(r, "path", None) == ROUTE for r in routes):
-        return
-    catch_all = next((i for i, r in enumerate(routes) if getattr(r, "path", "") == "/{full_path:path}"), len(routes))
-    routes.insert(catch_all, Route(ROUTE, open_link, methods=["GET"], name="necto_handoff"))
+    from ui.routes import install_routes
+
+    install_routes([Route(ROUTE, open_link, methods=["GET"], name="necto_handoff")], app=app)
 
 
 # --------------------------------------------------------------------------------------- the chat

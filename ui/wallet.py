@@ -93,11 +93,23 @@ async def on_chat_start(service: Any, owner: str) -> None:
     if not hasattr(service, "wallet_challenge"):
         return
     try:
-        known = (await service.wallet_status(owner)).get("connected")
+        status = await service.wallet_status(owner)
     except Exception:
         log.exception("wallet status failed")
-        known = False
-    if known:
+        status = {}
+    address = str(status.get("address") or "")
+    if owner == f"wallet:{address}" and status.get("connected") and not status.get("is_ledger"):
+        # Signed in with this very wallet (NECTO_AUTH=wallet): this page is its signer, no second signature.
+        ask = make_ask(cl.context.session, str(status.get("wallet") or "keplr"))
+        cl.user_session.set(SESSION_ASK, ask)
+        service.attach_wallet_signer(owner, ask)
+        await cl.Message(
+            content=f"**Signed in with your wallet** `{render.safe_text(address, 64)}`: your deployments are signed "
+            "in it, and Necto checks each signature before broadcasting.",
+            author="Necto",
+        ).send()
+        return
+    if status.get("connected"):
         await show_card(service, owner)
 
 

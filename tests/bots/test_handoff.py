@@ -201,3 +201,22 @@ async def test_rejecting_or_a_changed_plan_signs_nothing(service, devnet):
     with pytest.raises(PolicyDenied):
         service.plan_summary(changed["plan_id"], owner=OWNER)
     assert len(devnet.chain.txs) == txs
+
+
+async def test_the_real_app_routes_handoff_links_ahead_of_the_chat_page(tmp_path):
+    # Chainlit's catch-all page route answers every GET with the chat page; FastAPI >= 0.165 keeps it inside an
+    # included router, where a plain "insert before the catch-all" does not see it. In the real app a bad
+    # link must reach the hand-off route (a 400 page), not the chat page.
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "ui"))
+    from test_chat_history import _running_chat
+
+    async with _running_chat(tmp_path, {"CHAINLIT_AUTH_SECRET": "handoff-test-" + "x" * 40}) as chat:
+        async with httpx.AsyncClient(base_url=chat.base, timeout=10, follow_redirects=False) as http:
+            answer = await http.get("/handoff/not-a-real-token")
+            assert answer.status_code == 400, answer.text[:300]
+            assert "This link does not open" in answer.text
+            page = await http.get("/")
+            assert page.status_code == 200  # the chat itself still answers

@@ -160,6 +160,9 @@ class _NoLocalKey:
 class ConsoleBackend(ProviderAccess):
     rail = RAIL
     faucet = False  # Console bills a card; there is nothing to top up from a faucet
+    # Console picks the dseq of a create: ``sign_and_send`` reports it through ``on_dseq`` as soon as Console
+    # answers, before anything else, so a crash after that point resumes on the real deployment.
+    chooses_dseq = True
 
     def __init__(
         self,
@@ -288,17 +291,24 @@ class ConsoleBackend(ProviderAccess):
         return [{**base, "type": "Console: close deployment", "fields": {"dseq": request.expect.get("dseq")}}]
 
     # --- sending ---------------------------------------------------------------------------------------
-    async def sign_and_send(self, body: bytes, *, on_signed: Callable[[str], None]) -> IncludedTx:
-        """Send the body's one Console request (Console signs with the managed wallet) and check the answer."""
+    async def sign_and_send(
+        self, body: bytes, *, on_signed: Callable[[str], None], on_dseq: Callable[[int], None] | None = None
+    ) -> IncludedTx:
+        """Send the body's one Console request (Console signs with the managed wallet) and check the answer.
+
+        A create reports the dseq Console chose to ``on_dseq`` first, then its chain tx hash to ``on_signed``,
+        both before Necto reads the deployment back to check it."""
         request = parse_request(body)
         await self.owner()
         if request.route == CREATE:
-            return await self._create(request, on_signed)
+            return await self._create(request, on_signed, on_dseq)
         if request.route == LEASE:
             return await self._lease(request, on_signed)
         return await self._close(request, on_signed)
 
-    async def _create(self, request: ConsoleRequest, on_signed: Callable[[str], None]) -> IncludedTx:
+    async def _create(
+        self, request: ConsoleRequest, on_signed: Callable[[str], None], on_dseq: Callable[[int], None] | None
+    ) -> IncludedTx:
         data = request.json["data"]
         async with self._console() as console:
             created = await console.create_deployment(str(data["sdl"]), Decimal(str(data["deposit"])))
@@ -306,21 +316,43 @@ class ConsoleBackend(ProviderAccess):
                 raw_log = clean_text(created.sign_tx.raw_log, 300)
                 raise BroadcastError(f"Console's create transaction failed (code {created.sign_tx.code}): {raw_log}",
                                      code=created.sign_tx.code, raw_log=raw_log)
+            # The deposit is in escrow from here on: the ledger learns the real dseq before anything else.
+            if on_dseq is not None:
+                on_dseq(created.dseq)
             on_signed(created.sign_tx.transaction_hash)
             detail = await self._read_created(console, created.dseq)
-            problem = self._mismatch(created.manifest, detail, request.expect, created.dseq)
-            if problem:
-                try:
-                    await console.close_deployment(created.dseq)
-                    outcome = " Necto closed it at once; the unspent deposit returns to your Console credit."
-                except ConsoleError as exc:
-                    outcome = f" Closing it failed ({exc.message}); close deployment {created.dseq} in Akash Console."
-                log.warning("console deployment %s refused: %s", created.dseq, problem)
-                raise PolicyDenied(problem + outcome, hint="Nothing else was sent. Try again; if it repeats, use "
-                                   "the self-custody rail (NECTO_PAYMENT_RAIL=self).")
+            await self._refuse_mismatch(console, created.dseq, detail, request.expect, created.manifest)
         assert detail is not None
         return IncludedTx(tx_hash=created.sign_tx.transaction_hash, height=detail.deployment.created_at,
                           dseq=created.dseq)
+
+    async def _refuse_mismatch(
+        self, console: ConsoleClient, dseq: int, detail: DeploymentDetail | None, expect: dict[str, Any],
+        manifest: str | None,
+    ) -> None:
+        """Close Console's deployment at once and raise ``PolicyDenied`` if it is not what the user approved."""
+        problem = self._mismatch(manifest, detail, expect, dseq)
+        if not problem:
+            return
+        try:
+            await console.close_deployment(dseq)
+            outcome = " Necto closed it at once; the unspent deposit returns to your Console credit."
+        except ConsoleError as exc:
+            outcome = f" Closing it failed ({exc.message}); close deployment {dseq} in Akash Console."
+        log.warning("console deployment %s refused: %s", dseq, problem)
+        raise PolicyDenied(problem + outcome, hint="Nothing else was sent. Try again; if it repeats, use "
+                           "the self-custody rail (NECTO_PAYMENT_RAIL=self).")
+
+    async def confirm_created(self, body: bytes, dseq: int) -> None:
+        """The read-back checks of a create, for a deployment found on resume (Necto stopped after Console
+        answered, before it checked): owner, manifest hash on chain and escrow against the approved ``body``."""
+        request = parse_request(body)
+        if request.route != CREATE:
+            raise PolicyDenied("This is not a Console create request; nothing was checked.")
+        await self.owner()
+        async with self._console() as console:
+            detail = await self._read_created(console, dseq)
+            await self._refuse_mismatch(console, dseq, detail, request.expect, None)
 
     async def _read_created(self, console: ConsoleClient, dseq: int) -> DeploymentDetail | None:
         for attempt in range(CONFIRM_ATTEMPTS):
@@ -330,10 +362,13 @@ class ConsoleBackend(ProviderAccess):
             await asyncio.sleep(0.5 * (attempt + 1))
         return None
 
-    def _mismatch(self, manifest: str, detail: DeploymentDetail | None, expect: dict[str, Any], dseq: int) -> str:
-        """What differs between Console's deployment and the approved plan ("" when nothing does)."""
+    def _mismatch(
+        self, manifest: str | None, detail: DeploymentDetail | None, expect: dict[str, Any], dseq: int
+    ) -> str:
+        """What differs between Console's deployment and the approved plan ("" when nothing does); ``manifest``
+        is Console's answer to the create (None on resume: only the chain's copy is left to check)."""
         approved = str(expect.get("manifest_hash", ""))
-        if manifest_sha256(manifest) != approved:
+        if manifest is not None and manifest_sha256(manifest) != approved:
             return f"Console's manifest for deployment {dseq} differs from the one you approved."
         if detail is None:
             return f"Console created deployment {dseq} but Necto could not read it back to check it."
@@ -387,9 +422,16 @@ class ConsoleBackend(ProviderAccess):
         return IncludedTx(tx_hash=reference, height=height)
 
     async def find_tx(self, tx_hash: str) -> IncludedTx | None:
+        """The chain tx Console signed; for a create, with the dseq of the deployment it made (from the tx's
+        events), so a job that lost Console's answer finds its deployment again."""
         if tx_hash.startswith("console:"):
             return None  # a reference, not a chain transaction
-        return await self._chain.find_tx(tx_hash)
+        async with self._chain._rest() as rest:
+            response = await rest.get_tx(tx_hash)
+        if response is None:
+            return None
+        dseq = _created_dseq(response.events, await self.owner()) if response.code == 0 else None
+        return IncludedTx(tx_hash=response.txhash, height=int(response.height), dseq=dseq)
 
     # --- Console reads --------------------------------------------------------------------------------
     async def _detail(self, dseq: int) -> DeploymentDetail | None:
@@ -470,6 +512,30 @@ class ConsoleBackend(ProviderAccess):
             # Plain http only for the loopback devnet: the bearer JWT is a credential.
             allow_http=self.settings.network == "sandbox",
         )
+
+
+def _created_dseq(events: list[dict[str, Any]], owner: str) -> int | None:
+    """The dseq of the deployment ``owner`` created in a tx, from its events: the typed
+    ``akash.deployment.v1.EventDeploymentCreated`` (``id`` = {owner, dseq}) or the legacy ``akash.v1`` message
+    event (module deployment, action deployment-created, owner, dseq). None when there is none."""
+    for event in events or []:
+        if not isinstance(event, dict):
+            continue
+        attributes = {str(a.get("key")): str(a.get("value")) for a in event.get("attributes") or []
+                      if isinstance(a, dict)}
+        if event.get("type") == "akash.deployment.v1.EventDeploymentCreated":
+            try:
+                ident = json.loads(attributes.get("id", ""))
+            except ValueError:
+                continue
+            found_owner, dseq = (ident.get("owner"), ident.get("dseq")) if isinstance(ident, dict) else (None, None)
+        elif event.get("type") == "akash.v1" and attributes.get("action") == "deployment-created":
+            found_owner, dseq = attributes.get("owner"), attributes.get("dseq")
+        else:
+            continue
+        if found_owner == owner and str(dseq).isdigit():
+            return int(str(dseq))
+    return None
 
 
 def _plain(value: Any) -> Any:

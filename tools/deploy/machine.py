@@ -108,11 +108,16 @@ class DeployMachine:
 
     async def _create_deployment(self, job: Job, tx_body: bytes) -> Job:
         on_chain = await self.backend_for(job).deployment_state(job.dseq)
+        included = None
         if on_chain is None and job.create_tx_hash:
             included = await self.backend_for(job).find_tx(job.create_tx_hash)
             if included is not None:
+                # A rail that chose the dseq (Console) and stopped before Necto recorded it: the tx says which.
+                job = self._adopt_dseq(job, included.dseq)
                 on_chain = await self.backend_for(job).deployment_state(job.dseq)
         if on_chain == "active":
+            if job.state in ("signed", "broadcast"):
+                return await self._resume_created(job, tx_body, included)
             return self._move(job, "bids", f"Deployment {job.dseq} is on chain; waiting for bids.")
         if on_chain == "closed":
             return self._move(job, "closed", "The deployment was already closed on chain.", closed_at=datetime.now(UTC))
@@ -120,7 +125,7 @@ class DeployMachine:
             # Broadcast but neither included nor visible: it can still land; never sign a second deposit.
             included = await self._wait_for(lambda: self.backend_for(job).find_tx(job.create_tx_hash), self.settings.tx_inclusion_timeout_s)
             if included is not None:
-                return self._move(job, "bids", f"Deployment {job.dseq} is on chain; waiting for bids.")
+                return await self._resume_created(self._adopt_dseq(job, included.dseq), tx_body, included)
             raise NectoError(
                 "The create transaction was broadcast but never included; nothing else was signed.",
                 hint="Check `necto jobs`; if the deployment shows up later, Necto will pick it up.",
@@ -134,13 +139,17 @@ class DeployMachine:
             self._tx(job, "create deployment", tx_hash, "broadcast")
             job = self._move(job, "broadcast", "Broadcasting the deployment transaction.", {"tx_hash": tx_hash})
 
+        def on_dseq(dseq: int) -> None:
+            # The Console rail: Console chose the dseq (its clock in ms) and the deposit is in escrow. Recorded
+            # before anything else, so a crash from here on resumes on that deployment (never an untracked one).
+            nonlocal job
+            job = self._adopt_dseq(job, dseq)
+
         self.ledger.audit(
             owner=job.owner, action="create deployment", plan_id=job.plan_id, plan_hash=self._plan_hash(job), result="signing"
         )
-        included = await self._send(job, "create deployment", tx_body, on_signed)
-        if included.dseq is not None and included.dseq != job.dseq:
-            # The Console rail: Console chose the dseq (its clock in ms); from here on the job uses the chain's.
-            job = self.ledger.update_job(job.id, dseq=included.dseq)
+        included = await self._send(job, "create deployment", tx_body, on_signed, on_dseq=on_dseq)
+        job = self._adopt_dseq(job, included.dseq)  # a backend that chose the dseq without reporting it early
         self.ledger.audit(
             owner=job.owner, action="create deployment", plan_id=job.plan_id, plan_hash=self._plan_hash(job),
             tx_hash=included.tx_hash, result=f"included at height {included.height}",
@@ -154,6 +163,52 @@ class DeployMachine:
             job, "bids", f"Deployment {job.dseq} created at height {included.height}; collecting bids.",
             {"tx_hash": included.tx_hash, "height": included.height},
         )
+
+    async def recover_dseq(self, job: Job) -> Job:
+        """A job whose create went out on a rail that chooses the dseq (``chooses_dseq``: Console) but that still
+        holds Necto's placeholder (it stopped before recording Console's): adopt the dseq its create tx names.
+        Read-only on chain; a failed lookup leaves the job as it is for the resume to retry."""
+        if job.state not in ("signed", "broadcast") or not job.create_tx_hash:
+            return job
+        try:
+            backend = self.backend_for(job)
+            if not getattr(backend, "chooses_dseq", False):
+                return job
+            if await backend.deployment_state(job.dseq) is not None:
+                return job
+            included = await backend.find_tx(job.create_tx_hash)
+        except NectoError as exc:
+            log.warning("could not look up the create tx of job %s: %s", job.id, exc.message)
+            return job
+        return self._adopt_dseq(job, included.dseq if included is not None else None)
+
+    def _adopt_dseq(self, job: Job, dseq: int | None) -> Job:
+        """Follow the dseq the chain backend chose (the Console rail); Necto's own was only a placeholder."""
+        if dseq is None or dseq == job.dseq:
+            return job
+        placeholder = job.dseq
+        job = self.ledger.update_job(job.id, dseq=dseq)
+        self._note(job, f"Deployment {dseq} was created (the payment rail chose its number).",
+                   {"dseq": dseq, "placeholder_dseq": placeholder})
+        return job
+
+    async def _resume_created(self, job: Job, tx_body: bytes, included: Any = None) -> Job:
+        """A job that stopped after its create went out, whose deployment is on chain: a backend that did not
+        sign the approved bytes itself (Console) checks the deployment against them first (closing it if it
+        differs); then the create is recorded as included and the job goes on to the bids."""
+        confirm = getattr(self.backend_for(job), "confirm_created", None)
+        if confirm is not None:
+            await confirm(tx_body, job.dseq)
+        if included is None and job.create_tx_hash:
+            included = await self.backend_for(job).find_tx(job.create_tx_hash)
+        if included is not None:
+            self._tx(job, "create deployment", included.tx_hash, "included", height=included.height)
+            self.ledger.upsert_deployment(
+                chain_id=job.chain_id, owner_address=job.account or self.backend_for(job).address, dseq=job.dseq,
+                network=job.network, owner=job.owner, job_id=job.id, state="active", deposit_uact=job.deposit_uact,
+                created_height=included.height,
+            )
+        return self._move(job, "bids", f"Deployment {job.dseq} is on chain; waiting for bids.")
 
     async def _collect_bids_and_lease(self, job: Job) -> Job:
         block_time = float(await self.backend_for(job).block_time_s())
@@ -378,16 +433,21 @@ class DeployMachine:
         self.ledger.record_tx(owner=job.owner, job_id=job.id, kind=kind, chain="akash", chain_id=job.chain_id,
                               tx_hash=tx_hash, status=status, **fields)
 
-    async def _send(self, job: Job, kind: str, body: bytes, on_signed: Callable[[str], None]) -> Any:
-        """Sign and broadcast, with the transaction's life (broadcast -> included | failed) in the ledger."""
+    async def _send(
+        self, job: Job, kind: str, body: bytes, on_signed: Callable[[str], None],
+        on_dseq: Callable[[int], None] | None = None,
+    ) -> Any:
+        """Sign and broadcast, with the transaction's life (broadcast -> included | failed) in the ledger.
+        ``on_dseq`` goes to a backend that chooses the dseq itself (``chooses_dseq``: the Console rail)."""
         signed: list[str] = []
 
         def remember(tx_hash: str) -> None:
             signed.append(tx_hash)
             on_signed(tx_hash)
 
+        extra = {"on_dseq": on_dseq} if on_dseq is not None and getattr(self.backend_for(job), "chooses_dseq", False) else {}
         try:
-            included = await self.backend_for(job).sign_and_send(body, on_signed=remember)
+            included = await self.backend_for(job).sign_and_send(body, on_signed=remember, **extra)
         except NectoError as exc:
             if signed:
                 self._tx(job, kind, signed[-1], "failed", error=exc.message[:300])

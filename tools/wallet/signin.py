@@ -23,7 +23,7 @@ from tools.wallet.errors import SignInFailed
 __all__ = ["SignInChallenges"]
 
 DEFAULT_TTL_S = 600
-_MAX_PENDING = 10_000  # bound memory if a page keeps asking for challenges
+_MAX_PENDING = 10_000  # bound memory if a page (or anyone, at /wallet-login) keeps asking
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,8 @@ class SignInChallenges:
         with self._lock:
             if len(self._pending) >= _MAX_PENDING:
                 self._pending = {k: c for k, c in self._pending.items() if c.expires_at > now}
+            while len(self._pending) >= _MAX_PENDING:  # a flood of fresh ones (the sign-in page is public)
+                del self._pending[next(iter(self._pending))]  # the oldest goes: memory stays bounded
             self._pending[nonce] = _Challenge(owner=owner, text=text, expires_at=expires_at)
         return {"nonce": nonce, "text": text, "expires_at": int(expires_at)}
 
