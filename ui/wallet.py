@@ -110,11 +110,12 @@ async def on_chat_start(service: Any, owner: str) -> None:
         ).send()
         return
     if status.get("connected"):
-        await show_card(service, owner)
+        await show_card(service, owner, status=status)
 
 
-async def show_card(service: Any, owner: str) -> None:
-    """The wallet card (connected state if the user has a wallet on this chain)."""
+async def show_card(service: Any, owner: str, *, status: Mapping[str, Any] | None = None) -> None:
+    """The wallet card (connected state if the user has a wallet on this chain; ``status``: the caller's
+    fresh ``wallet_status``, so the chain is not asked twice)."""
     settings = service.settings
     chain_id = settings.effective_chain_id
     props: dict[str, Any] = {
@@ -125,11 +126,12 @@ async def show_card(service: Any, owner: str) -> None:
         "status": "disconnected",
         "intro": INTRO,
     }
-    try:
-        status = await service.wallet_status(owner)
-    except Exception:
-        log.exception("wallet status failed")
-        status = {}
+    if status is None:
+        try:
+            status = await service.wallet_status(owner)
+        except Exception:
+            log.exception("wallet status failed")
+            status = {}
     if status.get("connected") and not status.get("is_ledger"):
         props.update(status="disconnected", message=None,
                      intro=f"Your wallet {status['address']} is remembered: click Connect to sign from this page.")

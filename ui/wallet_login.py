@@ -38,8 +38,7 @@ from html import escape
 from typing import Any
 from urllib.parse import urlsplit
 
-import bech32
-
+from tools.akash.messages import is_account_address
 from tools.errors import NectoError
 from tools.wallet.errors import LedgerUnsupported, SignInFailed
 from ui import routes as routes_module
@@ -53,7 +52,6 @@ LOGIN_ROUTE = "/login"  # Chainlit's own login page path (its POST /login stays 
 COOKIE = "necto_wallet_ticket"
 TICKET_TTL_S = 600  # the ticket only has to last until Chainlit's header sign-in swaps it for a session
 OWNER_PREFIX = "wallet:"
-ADDRESS_PREFIX = "akash"
 _TICKET_LABEL = b"necto wallet sign-in ticket v1"
 _MAX_BODY_BYTES = 8192
 _MAX_FIELD_CHARS = 4096
@@ -66,11 +64,8 @@ def owner_for(address: str) -> str:
 
 def check_address(value: Any) -> str:
     """``value`` if it is an akash1... account address (bech32, 20 bytes), else SignInFailed."""
-    if isinstance(value, str) and len(value) <= 90 and value == value.lower():
-        hrp, data = bech32.bech32_decode(value)
-        decoded = bech32.convertbits(data, 5, 8, False) if data is not None else None
-        if hrp == ADDRESS_PREFIX and decoded is not None and len(decoded) == 20:
-            return value
+    if is_account_address(value):
+        return value
     raise SignInFailed("The wallet did not report an akash1... account address.",
                        hint="Choose an Akash account in Keplr (or Leap) and sign in again.")
 

@@ -29,7 +29,7 @@ from tools.akash.protogen.akash.cert.v1 import msg_pb2 as cert_pb2
 from tools.errors import InvalidRequest, PolicyDenied, ProviderError
 
 OWNER = "akash1365yvmc4s7awdyj3n2sav7xfx76adc6dnmlx63"
-OTHER = "akash1qypqxpq9qcrsszg2pvxq6rs0zqg3yyc5lzv7xu"
+OTHER = "akash150rtrmj2f8vl9tem8qpfw36ylw5jg9j27c8wqr"  # a real address (key 0x07...07)
 
 
 def test_certificate_has_the_upstream_client_format():

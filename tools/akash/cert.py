@@ -52,6 +52,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID, ObjectIdentifier
 
+from tools.akash.messages import is_account_address
 from tools.errors import ProviderError
 from tools.tls import default_ssl_context
 
@@ -78,7 +79,6 @@ PEM_EC_PUBLIC_KEY = "EC PUBLIC KEY"
 VALID_DAYS = 365
 PIN_TTL_S = 600.0
 PROBE_TIMEOUT_S = 10.0
-_BECH32_CHARS = set("qpzry9x8gf2tvdw0s3jn54khce6mua7l")
 
 
 class ProviderCertificateRefused(ProviderError):
@@ -113,21 +113,12 @@ def fingerprint(der: bytes) -> str:
     return ":".join(digest[i : i + 2] for i in range(0, len(digest), 2))
 
 
-def _looks_like_address(text: str) -> bool:
-    return (
-        isinstance(text, str)
-        and text.startswith("akash1")
-        and 39 <= len(text) <= 90
-        and set(text[6:]) <= _BECH32_CHARS
-    )
-
-
 def certificate_owner(cert: x509.Certificate) -> str | None:
     """The ``akash1...`` address in a certificate's subject CN (None when absent or not an address)."""
     names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     if len(names) != 1 or not isinstance(names[0].value, str):
         return None
-    return names[0].value if _looks_like_address(names[0].value) else None
+    return names[0].value if is_account_address(names[0].value) else None
 
 
 def validate_certificate_pair(owner: str, cert_pem: bytes, pubkey_pem: bytes) -> x509.Certificate:
@@ -178,7 +169,7 @@ def generate_client_certificate(
 
     The caller owns ``key_pem``: :meth:`CertificateStore.create` writes it 0600 and drops it.
     """
-    if not _looks_like_address(owner):
+    if not is_account_address(owner):
         raise ValueError(f"{owner!r} is not an akash1... address")
     key = ec.generate_private_key(ec.SECP256R1())
     now = (now or datetime.now(UTC)).replace(microsecond=0)
@@ -247,7 +238,7 @@ class CertificateStore:
         return f"CertificateStore({str(self.directory)!r})"
 
     def _paths(self, owner: str) -> tuple[Path, Path, Path]:
-        if not _looks_like_address(owner):
+        if not is_account_address(owner):
             raise ValueError(f"{owner!r} is not an akash1... address")
         base = self.directory / owner
         return (
@@ -258,7 +249,7 @@ class CertificateStore:
 
     def load(self, owner: str) -> ClientCertificate | None:
         """The stored certificate of ``owner`` (None if there is none, or it is unreadable or mismatched)."""
-        if not _looks_like_address(owner):
+        if not is_account_address(owner):
             return None
         cert_path, pub_path, key_path = self._paths(owner)
         if not (cert_path.is_file() and pub_path.is_file() and key_path.is_file()):

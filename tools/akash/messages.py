@@ -126,6 +126,15 @@ def atomics_to_dec(atomics: str | int) -> str:
 # --- validation helpers -------------------------------------------------------------------------------
 
 
+def is_account_address(value: object) -> bool:
+    """True for an akash1... account address: lower-case bech32 with a valid checksum and a 20-byte payload."""
+    if not isinstance(value, str) or len(value) > 90 or value != value.lower():
+        return False
+    hrp, data = bech32.bech32_decode(value)
+    decoded = bech32.convertbits(data, 5, 8, False) if data is not None else None
+    return hrp == ADDRESS_PREFIX and decoded is not None and len(decoded) == 20
+
+
 def _address(value: object, what: str) -> str:
     if not isinstance(value, str):
         raise InvalidRequest(f"{what} must be an {ADDRESS_PREFIX}1... address, got {type(value).__name__}")
